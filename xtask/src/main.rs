@@ -1,1 +1,158 @@
-fn main() {}
+//! cairn's project tasks, run as `cargo xtask <task>`.
+//!
+//! - `test`: everything CI checks, in order: install missing system packages
+//!   (when root), `cargo fmt --check`, clippy with warnings denied on every
+//!   target and engine, the dependency rule of the trait crates, the whole
+//!   workspace's tests under nextest, the doc tests, and one pass of every
+//!   criterion bench in test mode.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// Crates that define traits and so may not depend on any engine.
+const ENGINE_FREE: &[&str] = &["cairn-storage"];
+const ENGINES: &[&str] = &["heed", "sled", "rocksdb", "fjall", "librocksdb-sys", "lmdb-master-sys"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test(),
+        _ => {
+            eprintln!("usage: cargo xtask test");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Build products are kept outside the clone, so fresh clones (CI's) reuse them.
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| root().join("target"));
+    cache.join("cairn-target")
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args).current_dir(root()).env("CARGO_TARGET_DIR", target_dir());
+    cmd
+}
+
+fn run(step: &str, mut cmd: Command) -> Result<()> {
+    eprintln!("==> {step}");
+    let started = Instant::now();
+    let status = cmd.status().with_context(|| format!("{step}: cannot start {cmd:?}"))?;
+    eprintln!("<== {step}: {status} in {:.1}s", started.elapsed().as_secs_f64());
+    if !status.success() {
+        bail!("{step} failed ({status})");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).map(|uid| uid.trim() == "0").unwrap_or(false)
+}
+
+/// Debian packages the suite needs, each with a file that shows it is installed.
+fn missing_packages() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    // RocksDB's bindings are generated with bindgen, which loads libclang.
+    let has_libclang =
+        ["/usr/lib/llvm-14/lib", "/usr/lib/llvm-15/lib", "/usr/lib/llvm-16/lib", "/usr/lib/x86_64-linux-gnu"]
+            .iter()
+            .any(|dir| {
+                std::fs::read_dir(dir).is_ok_and(|entries| {
+                    entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libclang"))
+                })
+            });
+    if !has_libclang {
+        missing.push("libclang-dev");
+    }
+    if output(Command::new("sh").args(["-c", "command -v c++"])).is_err() {
+        missing.push("g++");
+    }
+    missing
+}
+
+fn install_system_packages() -> Result<()> {
+    let missing = missing_packages();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "missing system packages {missing:?}: install them (apt-get install {}) or run as root",
+            missing.join(" ")
+        );
+    }
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    run("apt-get update", update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run(&format!("apt-get install {}", missing.join(" ")), install)
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+/// `cairn-storage` (and later the other trait crates) must build without any engine.
+fn check_engine_free() -> Result<()> {
+    eprintln!("==> dependency rule: {ENGINE_FREE:?} depend on no engine");
+    for krate in ENGINE_FREE {
+        let tree = output(&mut cargo(&["tree", "-p", krate, "--all-features", "-e", "normal,build", "--prefix", "none"]))?;
+        for line in tree.lines() {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            if ENGINES.contains(&name) {
+                bail!("{krate} depends on the engine crate {name}: a trait crate must not");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    let started = Instant::now();
+    eprintln!("cargo xtask test: target dir {}", target_dir().display());
+    install_system_packages()?;
+    run("rustfmt", cargo(&["fmt", "--all", "--", "--check"]))?;
+    run("clippy", cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))?;
+    check_engine_free()?;
+    if has_nextest() {
+        let mut tests = cargo(&["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"]);
+        tests.env("NEXTEST_HIDE_PROGRESS_BAR", "1");
+        run("tests (nextest)", tests)?;
+    } else {
+        run("tests", cargo(&["test", "--workspace", "--all-features", "--lib", "--bins", "--tests"]))?;
+    }
+    run("doc tests", cargo(&["test", "--workspace", "--all-features", "--doc"]))?;
+    // Every bench runs once, on small data, so benches cannot rot unnoticed.
+    let mut benches = cargo(&["test", "--workspace", "--all-features", "--benches"]);
+    benches.env("CAIRN_BENCH_QUICK", "1");
+    run("benches (test mode)", benches)?;
+    eprintln!("cargo xtask test: all passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
