@@ -52,6 +52,9 @@ impl KeyHistory {
         let g = self.generations.last_mut().expect("a generation was just ensured");
         if g.revs.is_empty() {
             g.created = rev;
+            // Most keys are written once or a few times between compactions: start
+            // with room for one revision rather than Vec's default of four.
+            g.revs.reserve_exact(1);
         }
         g.revs.push(rev);
         g.version += 1;

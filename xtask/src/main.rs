@@ -2,7 +2,7 @@
 //!
 //! - `test`: everything CI checks, in order: install missing system packages
 //!   (when root), `cargo fmt --check`, clippy with warnings denied on every
-//!   target and engine, the dependency rule of the trait crates, the whole
+//!   target and engine, the layering rules (`cargo tree`), the whole
 //!   workspace's tests under nextest, the doc tests, and one pass of every
 //!   criterion bench in test mode.
 
@@ -12,9 +12,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-/// Crates that define traits and so may not depend on any engine.
-const ENGINE_FREE: &[&str] = &["cairn-storage"];
 const ENGINES: &[&str] = &["heed", "sled", "rocksdb", "fjall", "librocksdb-sys", "lmdb-master-sys"];
+const ENGINES_RAFT_AND_GRPC: &[&str] =
+    &["heed", "sled", "rocksdb", "fjall", "librocksdb-sys", "lmdb-master-sys", "raft", "raft-proto", "tonic"];
+/// The layering rules: crates that must build without the crates named beside them.
+const LAYERING: &[(&str, &[&str])] = &[("cairn-storage", ENGINES), ("cairn-mvcc", ENGINES_RAFT_AND_GRPC)];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -119,15 +121,15 @@ fn has_nextest() -> bool {
     Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
 }
 
-/// `cairn-storage` (and later the other trait crates) must build without any engine.
-fn check_engine_free() -> Result<()> {
-    eprintln!("==> dependency rule: {ENGINE_FREE:?} depend on no engine");
-    for krate in ENGINE_FREE {
+/// Trait crates build without any engine; `cairn-mvcc` also without raft and gRPC.
+fn check_layering() -> Result<()> {
+    for (krate, forbidden) in LAYERING {
+        eprintln!("==> layering: {krate} depends on none of {forbidden:?}");
         let tree = output(&mut cargo(&["tree", "-p", krate, "--all-features", "-e", "normal,build", "--prefix", "none"]))?;
         for line in tree.lines() {
             let name = line.split_whitespace().next().unwrap_or_default();
-            if ENGINES.contains(&name) {
-                bail!("{krate} depends on the engine crate {name}: a trait crate must not");
+            if forbidden.contains(&name) {
+                bail!("{krate} depends on {name}, which its layer forbids");
             }
         }
     }
@@ -140,7 +142,7 @@ fn test() -> Result<()> {
     install_system_packages()?;
     run("rustfmt", cargo(&["fmt", "--all", "--", "--check"]))?;
     run("clippy", cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))?;
-    check_engine_free()?;
+    check_layering()?;
     if has_nextest() {
         let mut tests = cargo(&["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"]);
         tests.env("NEXTEST_HIDE_PROGRESS_BAR", "1");
