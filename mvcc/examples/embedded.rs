@@ -37,7 +37,14 @@ fn demo<B: Backend>(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Err
 
     let now = store.range(&KeyRange::prefix("config/"), RangeOptions::default())?;
     let then = store.range(&KeyRange::prefix("config/"), RangeOptions { revision: rev - 1, ..Default::default() })?;
-    println!("[{}] at revision {}: {} keys; at {}: {} keys", B::NAME, now.revision, now.count, then.revision, then.count);
+    println!(
+        "[{}] at revision {}: {} keys; at {}: {} keys",
+        B::NAME,
+        now.revision,
+        now.count,
+        then.revision,
+        then.count
+    );
 
     // A watcher that starts in the past is caught up from history.
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
@@ -47,7 +54,13 @@ fn demo<B: Backend>(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Err
         let response = rx.blocking_recv().ok_or("watch channel closed")?;
         events += response.events.len();
         for event in response.events {
-            println!("[{}]   {:?} {} @ {}", B::NAME, event.kind, String::from_utf8_lossy(&event.kv.key), event.kv.mod_revision);
+            println!(
+                "[{}]   {:?} {} @ {}",
+                B::NAME,
+                event.kind,
+                String::from_utf8_lossy(&event.kv.key),
+                event.kv.mod_revision
+            );
         }
     }
 

@@ -23,8 +23,8 @@
 //!
 //! let mut writer = store.writer();
 //! let mut txn = writer.txn();
-//! txn.put(b"foo", b"bar", 0, PutOptions::default())?;
-//! txn.put(b"foo", b"baz", 0, PutOptions::default())?;
+//! txn.put("foo", "bar", 0, PutOptions::default())?;
+//! txn.put("foo", "baz", 0, PutOptions::default())?;
 //! txn.end();
 //! writer.commit(Some(1))?;
 //!
