@@ -1,0 +1,145 @@
+//! Segment files: their names, their creation, and appending to the active one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoContext, Result};
+use crate::fsutil::{self, TMP_SUFFIX};
+use crate::prepare::Prepared;
+
+/// A segment file's identity, as its name `{seq:016x}-{first_index:016x}.wal` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentFile {
+    pub seq: u64,
+    pub first_index: u64,
+    pub path: PathBuf,
+}
+
+impl SegmentFile {
+    pub fn new(dir: &Path, seq: u64, first_index: u64) -> Self {
+        SegmentFile { seq, first_index, path: dir.join(format!("{seq:016x}-{first_index:016x}.wal")) }
+    }
+
+    fn parse(dir: &Path, name: &str) -> Option<Self> {
+        let stem = name.strip_suffix(".wal")?;
+        let (seq, first) = stem.split_once('-')?;
+        if seq.len() != 16 || first.len() != 16 {
+            return None;
+        }
+        let seq = u64::from_str_radix(seq, 16).ok()?;
+        let first_index = u64::from_str_radix(first, 16).ok()?;
+        Some(SegmentFile::new(dir, seq, first_index))
+    }
+}
+
+/// The segment files in `dir`, by sequence number. Other files are ignored.
+pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentFile>> {
+    let mut segments = Vec::new();
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        if let Some(segment) = entry.file_name().to_str().and_then(|name| SegmentFile::parse(dir, name)) {
+            segments.push(segment);
+        }
+    }
+    segments.sort_by_key(|s| s.seq);
+    Ok(segments)
+}
+
+/// Where an unfinished segment with sequence `seq` is prepared.
+pub(crate) fn tmp_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:016x}.wal{TMP_SUFFIX}"))
+}
+
+/// The segment being appended to.
+#[derive(Debug)]
+pub(crate) struct ActiveSegment {
+    pub id: SegmentFile,
+    file: File,
+    /// Where the next frame goes.
+    pub offset: u64,
+    /// The file's length (preallocated; grows only for an oversized record).
+    pub len: u64,
+    /// Whether bytes were written since the last fsync.
+    dirty: bool,
+}
+
+impl ActiveSegment {
+    /// Creates segment `id`: takes a prepared zero-filled file (or makes one), writes
+    /// `preamble` at its start and fsyncs it, and only then gives it its name (and
+    /// fsyncs the directory), so a named segment always has its header.
+    pub fn create(id: SegmentFile, preamble: &[u8], prepared: Option<Prepared>, size: u64) -> Result<Self> {
+        let dir = id.path.parent().unwrap_or(Path::new("."));
+        let Prepared { path: tmp, mut file } = match prepared {
+            Some(prepared) => prepared,
+            None => {
+                let path = tmp_path(dir, id.seq);
+                Prepared { file: fsutil::create_zeroed(&path, size).at(&path)?, path }
+            }
+        };
+        file.seek(SeekFrom::Start(0)).at(&tmp)?;
+        file.write_all(preamble).at(&tmp)?;
+        file.sync_data().at(&tmp)?;
+        let len = file.metadata().at(&tmp)?.len();
+        fs::rename(&tmp, &id.path).at(&id.path)?;
+        fsutil::sync_dir(dir)?;
+        Ok(ActiveSegment { id, file, offset: preamble.len() as u64, len, dirty: false })
+    }
+
+    /// Opens an existing segment to append after its last whole record, which ends at
+    /// `end`: zeroes its torn tail `end..garbage_end`, grows it back to `size` if it
+    /// was cut short, and appends from `end` rounded up to the frame alignment.
+    pub fn reopen(id: SegmentFile, end: u64, garbage_end: u64, size: u64) -> Result<Self> {
+        let path = &id.path;
+        let mut file = OpenOptions::new().read(true).write(true).open(path).at(path)?;
+        let len = file.metadata().at(path)?.len();
+        let offset = end.div_ceil(8) * 8;
+        let target = len.max(size).max(offset);
+        if garbage_end > end || len < target {
+            fsutil::write_zeros(&mut file, end, garbage_end.max(end)).at(path)?;
+            fsutil::write_zeros(&mut file, len, target).at(path)?;
+            file.sync_all().at(path)?;
+        }
+        file.seek(SeekFrom::Start(offset)).at(path)?;
+        Ok(ActiveSegment { id, file, offset, len: target, dirty: false })
+    }
+
+    /// Bytes left before the preallocated end.
+    pub fn remaining(&self) -> u64 {
+        self.len.saturating_sub(self.offset)
+    }
+
+    /// Appends `bytes` (whole frames) at the write position. Not durable until [`sync`](Self::sync).
+    pub fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        self.dirty = true;
+        self.file.write_all(bytes).at(&self.id.path)?;
+        self.offset += bytes.len() as u64;
+        self.len = self.len.max(self.offset);
+        Ok(())
+    }
+
+    /// Makes everything appended durable: one `fdatasync`, cheap on a preallocated file.
+    pub fn sync(&mut self) -> Result<()> {
+        if self.dirty {
+            self.file.sync_data().at(&self.id.path)?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_strangers_are_ignored() {
+        let dir = Path::new("/x");
+        let s = SegmentFile::new(dir, 3, 0x2a);
+        assert_eq!(s.path, Path::new("/x/0000000000000003-000000000000002a.wal"));
+        assert_eq!(SegmentFile::parse(dir, "0000000000000003-000000000000002a.wal"), Some(s));
+        assert_eq!(SegmentFile::parse(dir, "3-2a.wal"), None);
+        assert_eq!(SegmentFile::parse(dir, "0000000000000003.wal.tmp"), None);
+        assert_eq!(SegmentFile::parse(dir, "000000000000000g-000000000000002a.wal"), None);
+    }
+}
