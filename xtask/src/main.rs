@@ -125,7 +125,8 @@ fn has_nextest() -> bool {
 fn check_layering() -> Result<()> {
     for (krate, forbidden) in LAYERING {
         eprintln!("==> layering: {krate} depends on none of {forbidden:?}");
-        let tree = output(&mut cargo(&["tree", "-p", krate, "--all-features", "-e", "normal,build", "--prefix", "none"]))?;
+        let tree =
+            output(&mut cargo(&["tree", "-p", krate, "--all-features", "-e", "normal,build", "--prefix", "none"]))?;
         for line in tree.lines() {
             let name = line.split_whitespace().next().unwrap_or_default();
             if forbidden.contains(&name) {
