@@ -246,6 +246,19 @@ impl<B: Backend> WatchableStore<B> {
         state.tx.try_send(response).is_ok()
     }
 
+    /// Reloads the store after its backend's contents were replaced (see
+    /// [`KvStore::reload`]); every watcher is then caught up from the new
+    /// history (or cancelled if it was compacted past its next revision).
+    pub fn reload(&self) -> Result<()> {
+        self.kv.reload()?;
+        let mut hub = self.shared.hub.lock();
+        hub.revision = self.kv.current_revision();
+        let synced: Vec<(WatchId, WatcherState)> = hub.synced.drain().collect();
+        hub.unsynced.extend(synced);
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+
     /// How many watchers are caught up and how many are catching up.
     pub fn watcher_counts(&self) -> (usize, usize) {
         let hub = self.shared.hub.lock();

@@ -80,47 +80,56 @@ impl<B: Backend> KvStore<B> {
     /// compacted revisions from it, and finishes a compaction that was
     /// interrupted.
     pub fn open(backend: B) -> Result<Self> {
-        let mut index = KeyIndex::new();
-        let mut current = 1;
-        let (consistent_index, scheduled, finished) = {
-            let view = backend.view()?;
-            let mut failed = None;
-            view.scan(buckets::KEY, &[], None, Order::Forward, &mut |k, v| {
-                match restore(&mut index, k, v) {
-                    Ok(rev) => current = current.max(rev.main),
-                    Err(e) => failed = Some(e),
-                }
-                failed.is_none()
-            })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            let consistent_index = read_i64(&view, CONSISTENT_INDEX)?.unwrap_or(0) as u64;
-            (consistent_index, read_i64(&view, SCHEDULED_COMPACT)?, read_i64(&view, FINISHED_COMPACT)?)
-        };
-        let compacted = scheduled.or(finished).unwrap_or(0);
-        let current = current.max(compacted);
+        let loaded = load(&backend)?;
         let store = KvStore {
             backend,
-            index: RwLock::new(index),
-            revisions: RwLock::new(Revisions { current, compacted, consistent_index }),
+            index: RwLock::new(loaded.index),
+            revisions: RwLock::new(loaded.revisions),
             pending: Mutex::new(Pending {
                 batch: WriteBatch::new(),
                 values: HashMap::new(),
-                current,
+                current: loaded.revisions.current,
                 events: Vec::new(),
             }),
             on_commit: OnceLock::new(),
         };
+        store.finish_interrupted_compaction(loaded.scheduled, loaded.finished)?;
+        Ok(store)
+    }
+
+    /// Rebuilds the index and revisions from the backend, after the caller
+    /// replaced the backend's contents (e.g. with a raft snapshot). Pending,
+    /// uncommitted writes are dropped. Watchers are not told; see
+    /// [`WatchableStore::reload`](crate::WatchableStore::reload).
+    pub fn reload(&self) -> Result<()> {
+        let mut pending = self.pending.lock();
+        let loaded = load(&self.backend)?;
+        {
+            let mut index = self.index.write();
+            let mut revisions = self.revisions.write();
+            *index = loaded.index;
+            *revisions = loaded.revisions;
+        }
+        *pending = Pending {
+            batch: WriteBatch::new(),
+            values: HashMap::new(),
+            current: loaded.revisions.current,
+            events: Vec::new(),
+        };
+        drop(pending);
+        self.finish_interrupted_compaction(loaded.scheduled, loaded.finished)
+    }
+
+    fn finish_interrupted_compaction(&self, scheduled: Option<i64>, finished: Option<i64>) -> Result<()> {
         if let Some(scheduled) = scheduled
             && finished.is_none_or(|f| f < scheduled)
         {
             // The last compaction did not finish: compact the index again and
             // delete what is left.
-            let keep = store.index.write().compact(scheduled);
-            CompactionJob::new(&store, scheduled, keep).run()?;
+            let keep = self.index.write().compact(scheduled);
+            CompactionJob::new(self, scheduled, keep).run()?;
         }
-        Ok(store)
+        Ok(())
     }
 
     /// The backend, for the caller's own buckets.
@@ -176,6 +185,15 @@ impl<B: Backend> KvStore<B> {
         fetch(found, rev, options, |r| read_value(&view, r))
     }
 
+    /// A job that deletes what a compaction at `revision` dropped, for a caller
+    /// that ran [`Writer::compact`] and could not keep its job (e.g. to run it on
+    /// another thread that owns the store through an `Arc`). Running it for a
+    /// compaction already finished deletes nothing more.
+    pub fn compaction_job(&self, revision: i64) -> CompactionJob<'_, B> {
+        let keep = self.index.read().keep(revision);
+        CompactionJob::new(self, revision, keep)
+    }
+
     /// Takes the write lock: transactions and the commit of their batch.
     pub fn writer(&self) -> Writer<'_, B> {
         Writer { store: self, pending: self.pending.lock() }
@@ -212,6 +230,37 @@ impl<B: Backend> KvStore<B> {
             None => Ok(HashKv { hash, revision: rev, compact_revision: compacted }),
         }
     }
+}
+
+/// What [`load`] reads back from a backend.
+struct Loaded {
+    index: KeyIndex,
+    revisions: Revisions,
+    scheduled: Option<i64>,
+    finished: Option<i64>,
+}
+
+/// Rebuilds the key index and revisions from `backend`.
+fn load<B: Backend>(backend: &B) -> Result<Loaded> {
+    let mut index = KeyIndex::new();
+    let mut current = 1;
+    let view = backend.view()?;
+    let mut failed = None;
+    view.scan(buckets::KEY, &[], None, Order::Forward, &mut |k, v| {
+        match restore(&mut index, k, v) {
+            Ok(rev) => current = current.max(rev.main),
+            Err(e) => failed = Some(e),
+        }
+        failed.is_none()
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let consistent_index = read_i64(&view, CONSISTENT_INDEX)?.unwrap_or(0) as u64;
+    let (scheduled, finished) = (read_i64(&view, SCHEDULED_COMPACT)?, read_i64(&view, FINISHED_COMPACT)?);
+    let compacted = scheduled.or(finished).unwrap_or(0);
+    let current = current.max(compacted);
+    Ok(Loaded { index, revisions: Revisions { current, compacted, consistent_index }, scheduled, finished })
 }
 
 /// Adds one `key` bucket entry to the index being rebuilt.

@@ -53,6 +53,12 @@ impl<'a, B: Backend> Writer<'a, B> {
         Ok(pending.current)
     }
 
+    /// The pending batch, for the caller's writes to its own buckets (leases,
+    /// members, ...), committed atomically with the store's writes.
+    pub fn batch(&mut self) -> &mut cairn_storage::WriteBatch {
+        &mut self.pending.batch
+    }
+
     /// The revision of the last transaction, committed or not.
     pub fn revision(&self) -> i64 {
         self.pending.current

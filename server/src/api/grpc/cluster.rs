@@ -1,0 +1,143 @@
+//! `etcdserverpb.Cluster`: membership through raft conf changes.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cairn_mvcc::Backend;
+use cairn_proto::cairnpb;
+use cairn_proto::cairnpb::internal_request::Request as Internal;
+use cairn_proto::etcdserverpb::cluster_server::Cluster;
+use cairn_proto::etcdserverpb::{
+    Member, MemberAddRequest, MemberAddResponse, MemberListRequest, MemberListResponse, MemberPromoteRequest,
+    MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
+};
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use crate::config::parse_urls;
+use crate::core::{Core, proposal_error};
+use crate::error::RequestError;
+use crate::ids;
+
+/// The Cluster service of a member.
+pub struct ClusterService<B: Backend> {
+    core: Arc<Core<B>>,
+}
+
+impl<B: Backend> ClusterService<B> {
+    /// The service over `core`.
+    pub fn new(core: Arc<Core<B>>) -> Self {
+        ClusterService { core }
+    }
+
+    fn members(&self) -> Vec<Member> {
+        self.core.state.members.read().members.values().map(to_pb).collect()
+    }
+
+    async fn wait_applied(&self) {
+        // The conf change is applied on this member before the node answers; the
+        // membership table is then current.
+    }
+}
+
+fn to_pb(m: &cairnpb::Member) -> Member {
+    Member {
+        id: m.id,
+        name: m.name.clone(),
+        peer_ur_ls: m.peer_urls.clone(),
+        client_ur_ls: m.client_urls.clone(),
+        is_learner: m.is_learner,
+    }
+}
+
+fn check_urls(urls: &[String]) -> Result<(), RequestError> {
+    if urls.is_empty() || parse_urls(&urls.join(",")).is_err() {
+        return Err(RequestError::MemberBadUrls);
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl<B: Backend> Cluster for ClusterService<B> {
+    async fn member_add(&self, request: Request<MemberAddRequest>) -> Result<Response<MemberAddResponse>, Status> {
+        let request = request.into_inner();
+        check_urls(&request.peer_ur_ls)?;
+        {
+            let membership = self.core.state.members.read();
+            if request.peer_ur_ls.iter().any(|u| membership.by_peer_url(u).is_some()) {
+                return Err(RequestError::PeerUrlExists.into());
+            }
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let id = ids::member_id(&request.peer_ur_ls, &self.core.token, Some(now));
+        if self.core.state.members.read().members.contains_key(&id) {
+            return Err(RequestError::MemberExists.into());
+        }
+        let member = cairnpb::Member {
+            id,
+            name: String::new(),
+            peer_urls: request.peer_ur_ls.clone(),
+            client_urls: Vec::new(),
+            is_learner: request.is_learner,
+        };
+        let context = member.encode_to_vec();
+        let change = if request.is_learner {
+            self.core.node.add_learner(id, context).await
+        } else {
+            self.core.node.add_voter(id, context).await
+        };
+        change.map_err(proposal_error)?;
+        self.wait_applied().await;
+        Ok(Response::new(MemberAddResponse {
+            header: Some(self.core.header(0)),
+            member: Some(to_pb(&member)),
+            members: self.members(),
+        }))
+    }
+
+    async fn member_remove(
+        &self,
+        request: Request<MemberRemoveRequest>,
+    ) -> Result<Response<MemberRemoveResponse>, Status> {
+        let id = request.into_inner().id;
+        if !self.core.state.members.read().members.contains_key(&id) {
+            return Err(RequestError::MemberNotFound.into());
+        }
+        self.core.node.remove_node(id, Vec::new()).await.map_err(proposal_error)?;
+        Ok(Response::new(MemberRemoveResponse { header: Some(self.core.header(0)), members: self.members() }))
+    }
+
+    async fn member_update(
+        &self,
+        request: Request<MemberUpdateRequest>,
+    ) -> Result<Response<MemberUpdateResponse>, Status> {
+        let request = request.into_inner();
+        check_urls(&request.peer_ur_ls)?;
+        if !self.core.state.members.read().members.contains_key(&request.id) {
+            return Err(RequestError::MemberNotFound.into());
+        }
+        let update = cairnpb::Member { id: request.id, peer_urls: request.peer_ur_ls, ..Default::default() };
+        self.core.propose(Internal::MemberUpdate(update)).await?;
+        Ok(Response::new(MemberUpdateResponse { header: Some(self.core.header(0)), members: self.members() }))
+    }
+
+    async fn member_list(&self, _request: Request<MemberListRequest>) -> Result<Response<MemberListResponse>, Status> {
+        Ok(Response::new(MemberListResponse { header: Some(self.core.header(0)), members: self.members() }))
+    }
+
+    async fn member_promote(
+        &self,
+        request: Request<MemberPromoteRequest>,
+    ) -> Result<Response<MemberPromoteResponse>, Status> {
+        let id = request.into_inner().id;
+        let learner = match self.core.state.members.read().members.get(&id) {
+            None => return Err(RequestError::MemberNotFound.into()),
+            Some(m) => m.is_learner,
+        };
+        if !learner {
+            return Err(RequestError::MemberNotLearner.into());
+        }
+        self.core.node.promote_learner(id, Vec::new()).await.map_err(proposal_error)?;
+        Ok(Response::new(MemberPromoteResponse { header: Some(self.core.header(0)), members: self.members() }))
+    }
+}

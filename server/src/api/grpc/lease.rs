@@ -1,0 +1,159 @@
+//! `etcdserverpb.Lease`: grants and revocations go through raft; keep-alives
+//! and time-to-live are answered by the leader, which alone tracks expiry.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_mvcc::Backend;
+use cairn_proto::cairnpb::internal_request::Request as Internal;
+use cairn_proto::etcdserverpb::lease_server::Lease;
+use cairn_proto::etcdserverpb::{
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseLeasesRequest,
+    LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
+    LeaseTimeToLiveResponse,
+};
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::kv::check_quota;
+use crate::apply::Applied;
+use crate::core::Core;
+use crate::error::RequestError;
+use crate::lease::{LeaseError, MAX_LEASE_TTL};
+
+/// The Lease service of a member.
+pub struct LeaseService<B: Backend> {
+    core: Arc<Core<B>>,
+}
+
+impl<B: Backend> LeaseService<B> {
+    /// The service over `core`.
+    pub fn new(core: Arc<Core<B>>) -> Self {
+        LeaseService { core }
+    }
+}
+
+type KeepAliveStream = Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send>>;
+
+/// Renews lease `id` on this member if it leads; the TTL, or 0 if the lease is gone.
+async fn renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError> {
+    // A lease renewed just after a leader change must not be one the new leader
+    // already revoked: wait until this member has applied what it committed.
+    core.linearizable_read().await?;
+    let result = core.state.lessor.lock().renew(id, Instant::now());
+    match result {
+        Ok(ttl) => Ok(ttl),
+        Err(LeaseError::NotFound) => Ok(0),
+        Err(LeaseError::NotPrimary) => {
+            if core.node.status().leader_id.is_none() {
+                Err(RequestError::NoLeader)
+            } else {
+                Err(RequestError::NotLeader)
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tonic::async_trait]
+impl<B: Backend> Lease for LeaseService<B> {
+    async fn lease_grant(&self, request: Request<LeaseGrantRequest>) -> Result<Response<LeaseGrantResponse>, Status> {
+        let mut request = request.into_inner();
+        if request.ttl > MAX_LEASE_TTL {
+            return Err(RequestError::from(LeaseError::TtlTooLarge).into());
+        }
+        if request.id == 0 {
+            request.id = self.core.ids.next_lease_id();
+        }
+        check_quota(&self.core, 16).await?;
+        match self.core.propose(Internal::LeaseGrant(request)).await? {
+            Applied::LeaseGrant(mut response) => {
+                self.core.fill(&mut response.header);
+                Ok(Response::new(response))
+            }
+            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        }
+    }
+
+    async fn lease_revoke(
+        &self,
+        request: Request<LeaseRevokeRequest>,
+    ) -> Result<Response<LeaseRevokeResponse>, Status> {
+        match self.core.propose(Internal::LeaseRevoke(request.into_inner())).await? {
+            Applied::LeaseRevoke(mut response) => {
+                self.core.fill(&mut response.header);
+                Ok(Response::new(response))
+            }
+            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        }
+    }
+
+    type LeaseKeepAliveStream = KeepAliveStream;
+
+    async fn lease_keep_alive(
+        &self,
+        request: Request<Streaming<LeaseKeepAliveRequest>>,
+    ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        let mut incoming = request.into_inner();
+        let (tx, rx) = mpsc::channel(64);
+        let core = self.core.clone();
+        tokio::spawn(async move {
+            loop {
+                let request = match incoming.message().await {
+                    Ok(Some(request)) => request,
+                    Ok(None) | Err(_) => break,
+                };
+                let reply = match renew(&core, request.id).await {
+                    Ok(ttl) => Ok(LeaseKeepAliveResponse { header: Some(core.header(0)), id: request.id, ttl }),
+                    Err(e) => Err(Status::from(e)),
+                };
+                let failed = reply.is_err();
+                if tx.send(reply).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        request: Request<LeaseTimeToLiveRequest>,
+    ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        let request = request.into_inner();
+        self.core.linearizable_read().await?;
+        let lessor = self.core.state.lessor.lock();
+        let response = match lessor.get(request.id) {
+            Some(lease) => LeaseTimeToLiveResponse {
+                header: Some(self.core.header(0)),
+                id: lease.id,
+                ttl: lease.remaining(Instant::now()),
+                granted_ttl: lease.ttl,
+                keys: if request.keys { lease.keys.iter().map(|k| k.to_vec()).collect() } else { Vec::new() },
+            },
+            None => LeaseTimeToLiveResponse {
+                header: Some(self.core.header(0)),
+                id: request.id,
+                ttl: -1,
+                granted_ttl: 0,
+                keys: Vec::new(),
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn lease_leases(
+        &self,
+        _request: Request<LeaseLeasesRequest>,
+    ) -> Result<Response<LeaseLeasesResponse>, Status> {
+        self.core.linearizable_read().await?;
+        let ids = self.core.state.lessor.lock().ids();
+        Ok(Response::new(LeaseLeasesResponse {
+            header: Some(self.core.header(0)),
+            leases: ids.into_iter().map(|id| LeaseStatus { id }).collect(),
+        }))
+    }
+}

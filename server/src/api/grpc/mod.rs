@@ -1,0 +1,10 @@
+//! etcd's v3 gRPC services, one file each, and the one mapping of errors to
+//! gRPC statuses.
+
+pub mod cluster;
+pub mod kv;
+pub mod lease;
+pub mod maintenance;
+pub mod status;
+pub mod validate;
+pub mod watch;

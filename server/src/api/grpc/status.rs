@@ -1,0 +1,65 @@
+//! [`RequestError`] as a gRPC status, with etcd's codes and messages.
+
+use tonic::{Code, Status};
+
+use crate::error::RequestError;
+use crate::lease::LeaseError;
+
+/// The status etcd answers with for `e`.
+pub fn to_status(e: RequestError) -> Status {
+    let code = match &e {
+        RequestError::EmptyKey
+        | RequestError::KeyNotFound
+        | RequestError::ValueProvided
+        | RequestError::LeaseProvided
+        | RequestError::TooManyOps
+        | RequestError::DuplicateKey
+        | RequestError::RequestTooLarge
+        | RequestError::MemberBadUrls => Code::InvalidArgument,
+        RequestError::Compacted | RequestError::FutureRevision => Code::OutOfRange,
+        RequestError::NoSpace => Code::ResourceExhausted,
+        RequestError::Lease(LeaseError::NotFound) | RequestError::MemberNotFound => Code::NotFound,
+        RequestError::Lease(LeaseError::Exists)
+        | RequestError::Lease(LeaseError::NotPrimary)
+        | RequestError::MemberExists
+        | RequestError::PeerUrlExists
+        | RequestError::MemberNotLearner
+        | RequestError::LearnerNotReady
+        | RequestError::NotLeader
+        | RequestError::BadLeaderTransferee => Code::FailedPrecondition,
+        RequestError::Lease(LeaseError::TtlTooLarge) => Code::OutOfRange,
+        RequestError::NoLeader
+        | RequestError::LeaderChanged
+        | RequestError::Timeout
+        | RequestError::Stopped
+        | RequestError::NotSupportedForLearner => Code::Unavailable,
+        RequestError::Internal(_) => Code::Unknown,
+    };
+    Status::new(code, e.to_string())
+}
+
+impl From<RequestError> for Status {
+    fn from(e: RequestError) -> Self {
+        to_status(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_messages_are_etcds() {
+        let s = to_status(RequestError::EmptyKey);
+        assert_eq!((s.code(), s.message()), (Code::InvalidArgument, "etcdserver: key is not provided"));
+        let s = to_status(RequestError::Compacted);
+        assert_eq!(
+            (s.code(), s.message()),
+            (Code::OutOfRange, "etcdserver: mvcc: required revision has been compacted")
+        );
+        let s = to_status(LeaseError::NotFound.into());
+        assert_eq!((s.code(), s.message()), (Code::NotFound, "etcdserver: requested lease not found"));
+        let s = to_status(RequestError::NoLeader);
+        assert_eq!((s.code(), s.message()), (Code::Unavailable, "etcdserver: no leader"));
+    }
+}

@@ -1,0 +1,3 @@
+//! The client-facing APIs.
+
+pub mod grpc;

@@ -1,0 +1,102 @@
+//! Txn compares, as etcd evaluates them.
+
+use cairn_mvcc::KeyValue;
+use cairn_proto::etcdserverpb::Compare;
+use cairn_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
+use std::cmp::Ordering;
+
+/// Whether `compare` holds for the keys its range holds now (`kvs`). A range with
+/// no keys compares as one missing key: version, revisions and lease 0, and a
+/// value compare fails.
+pub fn holds(compare: &Compare, kvs: &[KeyValue]) -> bool {
+    if kvs.is_empty() {
+        if compare.target == CompareTarget::Value as i32 {
+            return false;
+        }
+        return holds_for(compare, &KeyValue::default());
+    }
+    kvs.iter().all(|kv| holds_for(compare, kv))
+}
+
+fn holds_for(compare: &Compare, kv: &KeyValue) -> bool {
+    let target = CompareTarget::try_from(compare.target).unwrap_or(CompareTarget::Version);
+    let number = |n: Option<i64>| n.unwrap_or(0);
+    let ordering = match target {
+        CompareTarget::Value => {
+            let want: &[u8] = match &compare.target_union {
+                Some(TargetUnion::Value(v)) => v,
+                _ => &[],
+            };
+            kv.value.as_ref().cmp(want)
+        }
+        CompareTarget::Version => kv.version.cmp(&number(match compare.target_union {
+            Some(TargetUnion::Version(v)) => Some(v),
+            _ => None,
+        })),
+        CompareTarget::Create => kv.create_revision.cmp(&number(match compare.target_union {
+            Some(TargetUnion::CreateRevision(v)) => Some(v),
+            _ => None,
+        })),
+        CompareTarget::Mod => kv.mod_revision.cmp(&number(match compare.target_union {
+            Some(TargetUnion::ModRevision(v)) => Some(v),
+            _ => None,
+        })),
+        CompareTarget::Lease => kv.lease.cmp(&number(match compare.target_union {
+            Some(TargetUnion::Lease(v)) => Some(v),
+            _ => None,
+        })),
+    };
+    match CompareResult::try_from(compare.result).unwrap_or(CompareResult::Equal) {
+        CompareResult::Equal => ordering == Ordering::Equal,
+        CompareResult::NotEqual => ordering != Ordering::Equal,
+        CompareResult::Greater => ordering == Ordering::Greater,
+        CompareResult::Less => ordering == Ordering::Less,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn compare(target: CompareTarget, result: CompareResult, union: TargetUnion) -> Compare {
+        Compare {
+            result: result as i32,
+            target: target as i32,
+            key: b"k".to_vec().into(),
+            target_union: Some(union),
+            range_end: Default::default(),
+        }
+    }
+
+    #[test]
+    fn compares_like_etcd() {
+        let kv = KeyValue {
+            key: Bytes::from_static(b"k"),
+            value: Bytes::from_static(b"v2"),
+            version: 2,
+            create_revision: 3,
+            mod_revision: 5,
+            lease: 0,
+        };
+        let kvs = [kv];
+        assert!(holds(
+            &compare(CompareTarget::Value, CompareResult::Equal, TargetUnion::Value(b"v2".to_vec().into())),
+            &kvs
+        ));
+        assert!(holds(
+            &compare(CompareTarget::Value, CompareResult::Greater, TargetUnion::Value(b"v1".to_vec().into())),
+            &kvs
+        ));
+        assert!(holds(&compare(CompareTarget::Version, CompareResult::Less, TargetUnion::Version(3)), &kvs));
+        assert!(holds(&compare(CompareTarget::Mod, CompareResult::NotEqual, TargetUnion::ModRevision(4)), &kvs));
+        assert!(holds(&compare(CompareTarget::Create, CompareResult::Equal, TargetUnion::CreateRevision(3)), &kvs));
+        assert!(!holds(&compare(CompareTarget::Lease, CompareResult::Greater, TargetUnion::Lease(0)), &kvs));
+        // A missing key has version 0 but no value.
+        assert!(holds(&compare(CompareTarget::Version, CompareResult::Equal, TargetUnion::Version(0)), &[]));
+        assert!(!holds(
+            &compare(CompareTarget::Value, CompareResult::NotEqual, TargetUnion::Value(b"x".to_vec().into())),
+            &[]
+        ));
+    }
+}

@@ -1,0 +1,354 @@
+//! The state machine: entries committed by raft applied to the MVCC store, the
+//! lessor, the members and the alarms, one backend commit per batch of entries
+//! together with the applied index (etcd's consistent index).
+
+mod compactor;
+pub mod compare;
+pub mod kv;
+pub mod range;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_mvcc::{Backend, KeyRange, Writer};
+use cairn_proto::cairnpb::internal_request::Request;
+use cairn_proto::cairnpb::{InternalRequest, Member};
+use cairn_proto::etcdserverpb::alarm_request::AlarmAction;
+use cairn_proto::etcdserverpb::{
+    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse, LeaseGrantRequest,
+    LeaseGrantResponse, LeaseRevokeResponse, PutResponse, ResponseHeader, TxnResponse,
+};
+use cairn_raft::{Committed, Payload, StateMachine};
+use cairn_storage::{ReadView, WriteBatch, snapshot};
+use prost::Message;
+use raft::eraftpb::{ConfChangeType, ConfChangeV2, Snapshot};
+use tokio::sync::oneshot;
+
+pub use compactor::Compactor;
+
+use crate::error::{ApplyError, RequestError};
+use crate::members::{MEMBERS_BUCKET, Membership, REMOVED_BUCKET};
+use crate::state::{ALARM_BUCKET, LEASE_BUCKET, State};
+
+/// What an applied request produced.
+#[derive(Debug)]
+pub enum Applied {
+    /// A put.
+    Put(PutResponse),
+    /// A delete-range.
+    DeleteRange(DeleteRangeResponse),
+    /// A txn.
+    Txn(TxnResponse),
+    /// A compaction; `done` fires once the compacted revisions are deleted.
+    Compaction(CompactionResponse, oneshot::Receiver<()>),
+    /// A lease grant.
+    LeaseGrant(LeaseGrantResponse),
+    /// A lease revocation.
+    LeaseRevoke(LeaseRevokeResponse),
+    /// An alarm request.
+    Alarm(AlarmResponse),
+    /// Nothing to report (member updates, empty entries).
+    Nothing,
+}
+
+/// The result a proposer gets.
+pub type Output = Result<Applied, RequestError>;
+
+/// The raft state machine of a cairn member.
+pub struct Applier<B: Backend> {
+    state: Arc<State<B>>,
+    applied: u64,
+    compactor: Compactor,
+}
+
+fn header(revision: i64) -> Option<ResponseHeader> {
+    Some(ResponseHeader { revision, ..Default::default() })
+}
+
+impl<B: Backend> Applier<B> {
+    /// A state machine over `state`, resuming at the index its backend recorded.
+    pub fn new(state: Arc<State<B>>) -> Self {
+        let applied = state.store.consistent_index();
+        let compactor = Compactor::start(state.clone());
+        Applier { state, applied, compactor }
+    }
+
+    fn apply_request(
+        &mut self,
+        writer: &mut Writer<'_, B>,
+        request: InternalRequest,
+        index: u64,
+        now: Instant,
+        compactions: &mut Vec<(i64, oneshot::Sender<()>)>,
+    ) -> Result<Output, ApplyError> {
+        let state = &*self.state;
+        let Some(request) = request.request else { return Ok(Ok(Applied::Nothing)) };
+        let capped = state.no_space();
+        Ok(match request {
+            Request::Put(put) => {
+                if capped {
+                    return Ok(Err(RequestError::NoSpace));
+                }
+                let mut lessor = state.lessor.lock();
+                let mut ctx = kv::Context { lessor: &mut lessor, compacted: state.store.compacted_revision() };
+                let mut txn = writer.txn();
+                let result = kv::put(&mut txn, &mut ctx, &put)?;
+                let revision = txn.end();
+                result.map(|mut r| {
+                    r.header = header(revision);
+                    Applied::Put(r)
+                })
+            }
+            Request::DeleteRange(delete) => {
+                let mut lessor = state.lessor.lock();
+                let mut ctx = kv::Context { lessor: &mut lessor, compacted: state.store.compacted_revision() };
+                let mut txn = writer.txn();
+                let mut response = kv::delete_range(&mut txn, &mut ctx, &delete)?;
+                response.header = header(txn.end());
+                Ok(Applied::DeleteRange(response))
+            }
+            Request::Txn(request) => {
+                if capped && has_put(&request) {
+                    return Ok(Err(RequestError::NoSpace));
+                }
+                let mut lessor = state.lessor.lock();
+                let mut ctx = kv::Context { lessor: &mut lessor, compacted: state.store.compacted_revision() };
+                let mut txn = writer.txn();
+                let result = kv::txn(&mut txn, &mut ctx, &request)?;
+                let revision = txn.end();
+                result.map(|mut r| {
+                    r.header = header(revision);
+                    Applied::Txn(r)
+                })
+            }
+            Request::Compaction(request) => {
+                // Everything before this entry reaches the backend with its index
+                // first, so the compaction's own commit cannot record writes
+                // without the index they belong to.
+                writer.commit(Some(index - 1))?;
+                match writer.compact(request.revision) {
+                    Ok(job) => {
+                        let revision = job.revision();
+                        drop(job);
+                        let (done, wait) = oneshot::channel();
+                        compactions.push((revision, done));
+                        let current = writer.revision();
+                        Ok(Applied::Compaction(CompactionResponse { header: header(current) }, wait))
+                    }
+                    Err(e) => Err(RequestError::from(e)),
+                }
+            }
+            Request::LeaseGrant(LeaseGrantRequest { ttl, id }) => {
+                if capped {
+                    return Ok(Err(RequestError::NoSpace));
+                }
+                let mut lessor = state.lessor.lock();
+                match lessor.grant(id, ttl, now) {
+                    Ok(lease) => {
+                        let ttl = lease.ttl;
+                        writer.batch().put(LEASE_BUCKET, id.to_be_bytes().to_vec(), ttl.to_be_bytes().to_vec())?;
+                        Ok(Applied::LeaseGrant(LeaseGrantResponse {
+                            header: header(writer.revision()),
+                            id,
+                            ttl,
+                            error: String::new(),
+                        }))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Request::LeaseRevoke(request) => {
+                let mut lessor = state.lessor.lock();
+                match lessor.revoke(request.id) {
+                    Ok(lease) => {
+                        drop(lessor);
+                        let mut txn = writer.txn();
+                        for key in lease.keys {
+                            txn.delete_range(&KeyRange::Single(key), false)?;
+                        }
+                        let revision = txn.end();
+                        writer.batch().delete(LEASE_BUCKET, request.id.to_be_bytes().to_vec())?;
+                        Ok(Applied::LeaseRevoke(LeaseRevokeResponse { header: header(revision) }))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Request::Alarm(request) => Ok(Applied::Alarm(self.apply_alarm(writer, &request)?)),
+            Request::MemberAttributes(member) | Request::MemberUpdate(member) => {
+                let mut membership = state.members.write();
+                if let Some(existing) = membership.members.get_mut(&member.id) {
+                    if !member.name.is_empty() || !member.client_urls.is_empty() {
+                        existing.name = member.name;
+                        existing.client_urls = member.client_urls;
+                    }
+                    if !member.peer_urls.is_empty() {
+                        existing.peer_urls = member.peer_urls;
+                    }
+                    let encoded = Membership::encode(existing);
+                    writer.batch().put(MEMBERS_BUCKET, member.id.to_be_bytes().to_vec(), encoded)?;
+                    Ok(Applied::Nothing)
+                } else {
+                    Err(RequestError::MemberNotFound)
+                }
+            }
+        })
+    }
+
+    fn apply_alarm(&self, writer: &mut Writer<'_, B>, request: &AlarmRequest) -> Result<AlarmResponse, ApplyError> {
+        let mut alarms = self.state.alarms.write();
+        let key = |m: &AlarmMember| [m.member_id.to_be_bytes().as_slice(), &m.alarm.to_be_bytes()].concat();
+        let wanted = AlarmMember { member_id: request.member_id, alarm: request.alarm };
+        let mut listed = Vec::new();
+        match AlarmAction::try_from(request.action).unwrap_or(AlarmAction::Get) {
+            AlarmAction::Get => {
+                listed = alarms
+                    .iter()
+                    .filter(|a| request.alarm == AlarmType::None as i32 || a.alarm == request.alarm)
+                    .copied()
+                    .collect();
+            }
+            AlarmAction::Activate => {
+                if request.alarm != AlarmType::None as i32 {
+                    if !alarms.contains(&wanted) {
+                        alarms.push(wanted);
+                        writer.batch().put(ALARM_BUCKET, key(&wanted), Vec::new())?;
+                    }
+                    listed.push(wanted);
+                }
+            }
+            AlarmAction::Deactivate => {
+                if let Some(at) = alarms.iter().position(|a| *a == wanted) {
+                    alarms.remove(at);
+                    writer.batch().delete(ALARM_BUCKET, key(&wanted))?;
+                    listed.push(wanted);
+                }
+            }
+        }
+        Ok(AlarmResponse { header: header(0), alarms: listed })
+    }
+
+    fn apply_conf_change(&mut self, writer: &mut Writer<'_, B>, change: &ConfChangeV2) -> Result<(), ApplyError> {
+        let context = if change.context.is_empty() { None } else { Member::decode(change.context.as_ref()).ok() };
+        let mut membership = self.state.members.write();
+        for single in change.changes.iter() {
+            let id = single.node_id;
+            match single.get_change_type() {
+                ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                    let learner = single.get_change_type() == ConfChangeType::AddLearnerNode;
+                    let member = match membership.members.get(&id) {
+                        Some(existing) => Member { is_learner: learner, ..existing.clone() },
+                        None => match context.as_ref().filter(|m| m.id == id) {
+                            Some(m) => Member { is_learner: learner, ..m.clone() },
+                            None => Member { id, is_learner: learner, ..Default::default() },
+                        },
+                    };
+                    writer.batch().put(MEMBERS_BUCKET, id.to_be_bytes().to_vec(), Membership::encode(&member))?;
+                    membership.members.insert(id, member);
+                }
+                ConfChangeType::RemoveNode => {
+                    membership.members.remove(&id);
+                    membership.removed.insert(id);
+                    writer.batch().delete(MEMBERS_BUCKET, id.to_be_bytes().to_vec())?;
+                    writer.batch().put(REMOVED_BUCKET, id.to_be_bytes().to_vec(), Vec::new())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn has_put(request: &cairn_proto::etcdserverpb::TxnRequest) -> bool {
+    use cairn_proto::etcdserverpb::request_op::Request as Op;
+    request.success.iter().chain(&request.failure).any(|op| match &op.request {
+        Some(Op::RequestPut(_)) => true,
+        Some(Op::RequestTxn(t)) => has_put(t),
+        _ => false,
+    })
+}
+
+impl<B: Backend> StateMachine for Applier<B> {
+    type Output = Output;
+    type Error = ApplyError;
+
+    fn apply(&mut self, entries: &[Committed<'_>]) -> Result<Vec<Output>, ApplyError> {
+        let Some(last) = entries.last() else { return Ok(Vec::new()) };
+        let state = self.state.clone();
+        let mut writer = state.store.writer();
+        let now = Instant::now();
+        let mut outputs = Vec::with_capacity(entries.len());
+        let mut compactions = Vec::new();
+        for entry in entries {
+            let output = match entry.payload {
+                Payload::Empty => Ok(Applied::Nothing),
+                Payload::Normal(data) => match InternalRequest::decode(data) {
+                    Ok(request) => self.apply_request(&mut writer, request, entry.index, now, &mut compactions)?,
+                    // Every member refuses the same malformed entry the same way.
+                    Err(e) => Err(RequestError::Internal(format!("malformed request: {e}"))),
+                },
+                Payload::ConfChange { change, .. } => {
+                    self.apply_conf_change(&mut writer, change)?;
+                    Ok(Applied::Nothing)
+                }
+            };
+            outputs.push(output);
+        }
+        writer.commit(Some(last.index))?;
+        drop(writer);
+        self.applied = last.index;
+        for (revision, done) in compactions {
+            self.compactor.schedule(revision, done);
+        }
+        Ok(outputs)
+    }
+
+    fn applied_index(&self) -> u64 {
+        self.applied
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, ApplyError> {
+        let mut out = Vec::new();
+        self.state.store.backend().export(&mut out)?;
+        Ok(out)
+    }
+
+    fn restore(&mut self, snap: &Snapshot) -> Result<(), ApplyError> {
+        let mut batch = WriteBatch::new();
+        let backend = self.state.store.backend();
+        {
+            let view = backend.view()?;
+            for bucket in view.buckets()? {
+                let mut keys = Vec::new();
+                view.scan(&bucket, &[], None, cairn_storage::Order::Forward, &mut |k, _| {
+                    keys.push(k.to_vec());
+                    true
+                })?;
+                for key in keys {
+                    batch.delete(bucket.clone(), key)?;
+                }
+            }
+        }
+        let mut bucket = String::new();
+        let mut failed = None;
+        snapshot::read(&mut snap.get_data(), &mut |record| {
+            match record {
+                snapshot::Record::Bucket(name) => bucket = name,
+                snapshot::Record::Pair(k, v) => {
+                    if let Err(e) = batch.put(bucket.clone(), k, v) {
+                        failed = Some(e);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        let index = snap.get_metadata().index;
+        batch.put(cairn_mvcc::buckets::META, b"consistent_index".to_vec(), index.to_be_bytes().to_vec())?;
+        backend.commit(batch)?;
+        self.state.store.reload()?;
+        self.state.reload_side_tables().map_err(|e| ApplyError::Corrupt(e.to_string()))?;
+        self.applied = index;
+        Ok(())
+    }
+}

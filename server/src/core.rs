@@ -1,0 +1,107 @@
+//! The server core: requests proposed through raft and answered once applied,
+//! linearizable reads, response headers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_mvcc::Backend;
+use cairn_proto::cairnpb::InternalRequest;
+use cairn_proto::cairnpb::internal_request::Request;
+use cairn_proto::etcdserverpb::ResponseHeader;
+use cairn_raft::{NodeHandle, ProposalError, Role};
+use prost::Message;
+
+use crate::apply::{Applied, Applier};
+use crate::error::RequestError;
+use crate::lease::IdGenerator;
+use crate::state::State;
+
+/// The extra room etcd's gRPC server allows above `--max-request-bytes`.
+pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+
+/// One running member, as the API handlers use it.
+pub struct Core<B: Backend> {
+    /// The replicated state.
+    pub state: Arc<State<B>>,
+    /// The raft node.
+    pub node: NodeHandle<Applier<B>>,
+    /// Ids for leases granted without one.
+    pub ids: IdGenerator,
+    /// How long a request may wait for raft (etcd: 5 s + 2 election timeouts).
+    pub request_timeout: Duration,
+    /// The election timeout.
+    pub election_timeout: Duration,
+    /// This member's id.
+    pub member_id: u64,
+    /// This member's name.
+    pub name: String,
+    /// The cluster token (`--initial-cluster-token`), for new member ids.
+    pub token: String,
+    /// When the member started.
+    pub started: Instant,
+}
+
+impl<B: Backend> Core<B> {
+    /// A response header: cluster and member id, raft term, and `revision` (the
+    /// current revision when 0).
+    pub fn header(&self, revision: i64) -> ResponseHeader {
+        ResponseHeader {
+            cluster_id: self.state.cluster_id(),
+            member_id: self.member_id,
+            revision: if revision == 0 { self.state.store.current_revision() } else { revision },
+            raft_term: self.node.status().term,
+        }
+    }
+
+    /// Fills in a response header that apply left partly empty.
+    pub fn fill(&self, header: &mut Option<ResponseHeader>) {
+        let revision = header.as_ref().map_or(0, |h| h.revision);
+        *header = Some(self.header(revision));
+    }
+
+    /// Proposes `request` through raft and waits for its result.
+    pub async fn propose(&self, request: Request) -> Result<Applied, RequestError> {
+        let data = InternalRequest { request: Some(request) }.encode_to_vec();
+        if data.len() > self.state.limits.max_request_bytes {
+            return Err(RequestError::RequestTooLarge);
+        }
+        if self.node.is_stopped() {
+            return Err(RequestError::Stopped);
+        }
+        match tokio::time::timeout(self.request_timeout, self.node.propose(data)).await {
+            Err(_) => Err(RequestError::Timeout),
+            Ok(Ok(output)) => output,
+            Ok(Err(e)) => Err(proposal_error(e)),
+        }
+    }
+
+    /// Waits until a read of the local state is linearizable.
+    pub async fn linearizable_read(&self) -> Result<(), RequestError> {
+        match tokio::time::timeout(self.request_timeout, self.node.read_index()).await {
+            Err(_) => Err(RequestError::Timeout),
+            Ok(Err(_)) => Err(RequestError::Stopped),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// Fails with `NoLeader` unless a leader is known.
+    pub fn require_leader(&self) -> Result<(), RequestError> {
+        let status = self.node.status();
+        if status.role == Role::Removed || self.node.is_stopped() {
+            return Err(RequestError::Stopped);
+        }
+        status.leader_id.map(|_| ()).ok_or(RequestError::NoLeader)
+    }
+}
+
+/// The etcd error for a proposal raft did not take.
+pub fn proposal_error(e: ProposalError) -> RequestError {
+    match e {
+        ProposalError::Dropped { leader: None, .. } => RequestError::NoLeader,
+        ProposalError::Dropped { .. } => RequestError::LeaderChanged,
+        ProposalError::Indeterminate => RequestError::LeaderChanged,
+        ProposalError::Rejected(reason) => RequestError::Internal(reason),
+        ProposalError::TooLarge { .. } => RequestError::RequestTooLarge,
+        ProposalError::Stopped => RequestError::Stopped,
+    }
+}

@@ -1,0 +1,116 @@
+//! The server's errors, by what the caller does with them. Their mapping to
+//! gRPC statuses with etcd's codes and messages is in `api::grpc::status`.
+
+use crate::lease::LeaseError;
+
+/// Why a request failed. Messages are etcd's (`etcdserver: ...`), which clients
+/// match on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// A put, delete or range with an empty key.
+    #[error("etcdserver: key is not provided")]
+    EmptyKey,
+    /// A put with `ignore_value` or `ignore_lease` of a missing key.
+    #[error("etcdserver: key not found")]
+    KeyNotFound,
+    /// A put with `ignore_value` and a value.
+    #[error("etcdserver: value is provided")]
+    ValueProvided,
+    /// A put with `ignore_lease` and a lease.
+    #[error("etcdserver: lease is provided")]
+    LeaseProvided,
+    /// A txn with more ops in a branch than `--max-txn-ops`.
+    #[error("etcdserver: too many operations in txn request")]
+    TooManyOps,
+    /// A txn that writes the same key twice in one branch.
+    #[error("etcdserver: duplicate key given in txn request")]
+    DuplicateKey,
+    /// A request larger than `--max-request-bytes`.
+    #[error("etcdserver: request is too large")]
+    RequestTooLarge,
+    /// A revision older than the compaction point.
+    #[error("etcdserver: mvcc: required revision has been compacted")]
+    Compacted,
+    /// A revision not yet written.
+    #[error("etcdserver: mvcc: required revision is a future revision")]
+    FutureRevision,
+    /// The NOSPACE alarm is raised.
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
+    /// A lease operation failed.
+    #[error("{0}")]
+    Lease(LeaseError),
+    /// No member with that id.
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
+    /// A member id in use.
+    #[error("etcdserver: member ID already exist")]
+    MemberExists,
+    /// Peer URLs in use by another member.
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExists,
+    /// Bad member URLs.
+    #[error("etcdserver: given member URLs are invalid")]
+    MemberBadUrls,
+    /// Promotion of a voter.
+    #[error("etcdserver: can only promote a learner member")]
+    MemberNotLearner,
+    /// Promotion of a learner still far behind.
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    /// The member does not know a leader.
+    #[error("etcdserver: no leader")]
+    NoLeader,
+    /// An operation only the leader can do.
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    /// The leader changed while the request was in flight.
+    #[error("etcdserver: leader changed")]
+    LeaderChanged,
+    /// The request did not finish in time.
+    #[error("etcdserver: request timed out")]
+    Timeout,
+    /// The server is stopping.
+    #[error("etcdserver: server stopped")]
+    Stopped,
+    /// A leader transfer to a member that cannot take it.
+    #[error("etcdserver: bad leader transferee")]
+    BadLeaderTransferee,
+    /// The request is not allowed on a learner.
+    #[error("etcdserver: rpc not supported for learner")]
+    NotSupportedForLearner,
+    /// Something inside the server failed (storage); the request did not apply.
+    #[error("etcdserver: {0}")]
+    Internal(String),
+}
+
+impl From<LeaseError> for RequestError {
+    fn from(e: LeaseError) -> Self {
+        RequestError::Lease(e)
+    }
+}
+
+impl From<cairn_mvcc::Error> for RequestError {
+    fn from(e: cairn_mvcc::Error) -> Self {
+        match e {
+            cairn_mvcc::Error::Compacted { .. } => RequestError::Compacted,
+            cairn_mvcc::Error::FutureRevision { .. } => RequestError::FutureRevision,
+            cairn_mvcc::Error::KeyNotFound => RequestError::KeyNotFound,
+            other => RequestError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A failure of the state machine that stops the member (storage broke).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The MVCC store or the backend failed.
+    #[error("apply: {0}")]
+    Store(#[from] cairn_mvcc::Error),
+    /// The backend failed.
+    #[error("apply: {0}")]
+    Storage(#[from] cairn_storage::Error),
+    /// A committed entry or snapshot could not be decoded.
+    #[error("apply: {0}")]
+    Corrupt(String),
+}

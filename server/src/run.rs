@@ -1,0 +1,426 @@
+//! Starting a member: data directory, backend, raft node, services, and the
+//! background loops (lease expiry, member attributes, auto-compaction).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cairn_mvcc::Backend;
+use cairn_proto::cairnpb::{self, internal_request::Request as Internal};
+use cairn_proto::etcdserverpb::cluster_client::ClusterClient;
+use cairn_proto::etcdserverpb::cluster_server::ClusterServer;
+use cairn_proto::etcdserverpb::kv_server::KvServer;
+use cairn_proto::etcdserverpb::lease_server::LeaseServer;
+use cairn_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use cairn_proto::etcdserverpb::watch_server::WatchServer;
+use cairn_proto::etcdserverpb::{CompactionRequest, LeaseRevokeRequest, MemberListRequest};
+use cairn_raft::{NodeConfig, RaftNode, Role};
+use cairn_storage::{Options, WriteBatch};
+use raft::eraftpb::Message;
+
+use crate::api::grpc::{cluster, kv, lease, maintenance, watch};
+use crate::apply::Applier;
+use crate::config::{AutoCompaction, ClusterState, Config, parse_urls};
+use crate::core::{Core, GRPC_OVERHEAD_BYTES};
+use crate::lease::{IdGenerator, Lessor};
+use crate::members::{MEMBERS_BUCKET, Membership};
+use crate::state::{Limits, State};
+use crate::{engine, ids, with_engine};
+
+/// Runs a member with `config` until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    config.validate()?;
+    let engine = engine::choose(config.backend.as_deref())?;
+    with_engine!(engine, run_with(config, shutdown))
+}
+
+/// A transport for a cluster of one: there is nobody to send to.
+struct NoPeers;
+
+impl cairn_raft::Transport for NoPeers {
+    fn send(&self, _messages: Vec<Message>) {}
+}
+
+/// Who this member is and whom it starts with.
+struct Identity {
+    member_id: u64,
+    cluster_id: u64,
+    /// Members to record before the node starts (a new cluster), else empty.
+    initial: Vec<cairnpb::Member>,
+    /// Voters of a new cluster's first configuration, else empty.
+    initial_voters: Vec<u64>,
+}
+
+const META: &str = cairn_mvcc::buckets::META;
+
+fn read_u64<B: Backend>(backend: &B, key: &[u8]) -> anyhow::Result<Option<u64>> {
+    use cairn_storage::ReadView;
+    let view = backend.view()?;
+    Ok(view.get(META, key)?.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok()).map(u64::from_be_bytes))
+}
+
+async fn identity<B: Backend>(config: &Config, backend: &B) -> anyhow::Result<Identity> {
+    if let (Some(member_id), Some(cluster_id)) = (read_u64(backend, b"member_id")?, read_u64(backend, b"cluster_id")?) {
+        return Ok(Identity { member_id, cluster_id, initial: Vec::new(), initial_voters: Vec::new() });
+    }
+    let cluster = config.initial_cluster()?;
+    let token = &config.initial_cluster_token;
+    let own_urls = parse_urls(&config.initial_advertise_peer_urls)?;
+    match config.initial_cluster_state {
+        ClusterState::New => {
+            let members: Vec<cairnpb::Member> = cluster
+                .members
+                .iter()
+                .map(|(name, urls)| cairnpb::Member {
+                    id: ids::member_id(urls, token, None),
+                    name: if *name == config.name { name.clone() } else { String::new() },
+                    peer_urls: urls.clone(),
+                    client_urls: if *name == config.name {
+                        parse_urls(&config.advertise_client_urls).unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    },
+                    is_learner: false,
+                })
+                .collect();
+            let own = cluster.peer_urls(&config.name).context("this member is not in --initial-cluster")?;
+            let member_id = ids::member_id(own, token, None);
+            let voters: Vec<u64> = members.iter().map(|m| m.id).collect();
+            let cluster_id = ids::cluster_id(&voters);
+            Ok(Identity { member_id, cluster_id, initial: members, initial_voters: voters })
+        }
+        ClusterState::Existing => {
+            // Ask the cluster, through a peer's listener, which member we were added as.
+            let mut last_error = None;
+            for (name, urls) in &cluster.members {
+                if *name == config.name {
+                    continue;
+                }
+                for url in urls {
+                    match fetch_members(url).await {
+                        Ok((cluster_id, members)) => {
+                            let me = members
+                                .iter()
+                                .find(|m| m.peer_ur_ls.iter().any(|u| own_urls.contains(u)))
+                                .with_context(|| {
+                                    format!("no member with peer URLs {own_urls:?} was added to the cluster")
+                                })?;
+                            return Ok(Identity {
+                                member_id: me.id,
+                                cluster_id,
+                                initial: members
+                                    .iter()
+                                    .map(|m| cairnpb::Member {
+                                        id: m.id,
+                                        name: m.name.clone(),
+                                        peer_urls: m.peer_ur_ls.clone(),
+                                        client_urls: m.client_ur_ls.clone(),
+                                        is_learner: m.is_learner,
+                                    })
+                                    .collect(),
+                                initial_voters: Vec::new(),
+                            });
+                        }
+                        Err(e) => last_error = Some(e),
+                    }
+                }
+            }
+            Err(last_error.unwrap_or_else(|| anyhow::anyhow!("--initial-cluster names no other member to join")))
+        }
+    }
+}
+
+async fn fetch_members(url: &str) -> anyhow::Result<(u64, Vec<cairn_proto::etcdserverpb::Member>)> {
+    let mut client = tokio::time::timeout(Duration::from_secs(5), ClusterClient::connect(url.to_string()))
+        .await
+        .context("timed out connecting")??;
+    let response = tokio::time::timeout(Duration::from_secs(5), client.member_list(MemberListRequest::default()))
+        .await
+        .context("timed out listing members")??
+        .into_inner();
+    let cluster_id = response.header.map(|h| h.cluster_id).unwrap_or(0);
+    Ok((cluster_id, response.members))
+}
+
+/// Records a new member's identity and initial members before raft starts.
+fn record_identity<B: Backend>(backend: &B, identity: &Identity) -> anyhow::Result<()> {
+    let mut batch = WriteBatch::new();
+    batch.put(META, b"member_id".to_vec(), identity.member_id.to_be_bytes().to_vec())?;
+    batch.put(META, b"cluster_id".to_vec(), identity.cluster_id.to_be_bytes().to_vec())?;
+    for member in &identity.initial {
+        batch.put(MEMBERS_BUCKET, member.id.to_be_bytes().to_vec(), Membership::encode(member))?;
+    }
+    backend.commit(batch)?;
+    backend.sync()?;
+    Ok(())
+}
+
+fn listen_addrs(urls: &str) -> anyhow::Result<Vec<SocketAddr>> {
+    parse_urls(urls)?.iter().map(|u| crate::config::urls_listen_addr(u)).collect()
+}
+
+async fn run_with<B: Backend>(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let data_dir = config.data_dir();
+    let member_dir = data_dir.join("member");
+    std::fs::create_dir_all(&member_dir).with_context(|| format!("cannot create {}", member_dir.display()))?;
+    let backend_dir = member_dir.join("db");
+    let options = Options::relaxed();
+    let backend = B::open(&backend_dir, &options).with_context(|| format!("cannot open {}", backend_dir.display()))?;
+    let identity = identity(&config, &backend).await?;
+    if !identity.initial.is_empty() || read_u64(&backend, b"member_id")?.is_none() {
+        record_identity(&backend, &identity)?;
+    }
+    tracing::info!(
+        member = format_args!("{:x}", identity.member_id),
+        cluster = format_args!("{:x}", identity.cluster_id),
+        engine = B::NAME,
+        data_dir = %data_dir.display(),
+        "starting cairn member {}",
+        config.name
+    );
+
+    let election_timeout = Duration::from_millis(config.election_timeout);
+    let limits = Limits {
+        max_txn_ops: config.max_txn_ops as usize,
+        max_request_bytes: config.max_request_bytes as usize,
+        quota_bytes: config.quota_bytes(),
+    };
+    let state = State::open(backend, identity.member_id, Lessor::min_ttl_for(election_timeout), limits)?;
+    let applier = Applier::new(state.clone());
+
+    let mut node_config = NodeConfig::new(identity.member_id, member_dir.join("raft"));
+    node_config.initial_voters = identity.initial_voters.clone();
+    node_config.tick_interval = config.tick();
+    node_config.election_ticks = config.election_ticks();
+    node_config.snapshot_count = config.snapshot_count;
+    node_config.max_proposal_bytes = node_config.max_proposal_bytes.max(config.max_request_bytes as usize + 1024);
+    let node = RaftNode::start(node_config, applier, NoPeers).context("cannot start the raft node")?;
+    let core = Arc::new(Core {
+        state: state.clone(),
+        node: node.handle().clone(),
+        ids: IdGenerator::new(identity.member_id),
+        request_timeout: Duration::from_secs(5) + 2 * election_timeout,
+        election_timeout,
+        member_id: identity.member_id,
+        name: config.name.clone(),
+        token: config.initial_cluster_token.clone(),
+        started: Instant::now(),
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let max_message = config.max_request_bytes as usize + GRPC_OVERHEAD_BYTES;
+    // As etcd, client listeners are bound at once but served only once the member
+    // is ready: it has published its attributes through raft, so a leader exists
+    // and its log is applied.
+    let (ready_tx, ready_rx) = tokio::sync::watch::channel(false);
+    for addr in listen_addrs(&config.listen_client_urls)? {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let (core, stop, mut ready) = (core.clone(), stop_rx.clone(), ready_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            if ready.wait_for(|r| *r).await.is_ok() {
+                tracing::info!(%addr, "ready to serve client requests");
+                serve_clients(core, listener, max_message, stop).await;
+            }
+        }));
+    }
+    for addr in listen_addrs(&config.listen_peer_urls)? {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(%addr, "serving peer requests");
+        tasks.push(tokio::spawn(serve_peers(core.clone(), listener, stop_rx.clone())));
+    }
+    tasks.push(tokio::spawn(lease_loop(core.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(publish_loop(core.clone(), parse_urls(&config.advertise_client_urls)?, stop_rx.clone())));
+    if let Some(policy) = config.auto_compaction()? {
+        tasks.push(tokio::spawn(compaction_loop(core.clone(), policy, stop_rx.clone())));
+    }
+
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    drop(core);
+    node.shutdown().await.context("stopping the raft node")?;
+    if let Err(e) = state.store.backend().sync() {
+        tracing::warn!(error = %e, "final backend sync failed");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn serve_clients<B: Backend>(
+    core: Arc<Core<B>>,
+    listener: tokio::net::TcpListener,
+    max_message: usize,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let result = tonic::transport::Server::builder()
+        .add_service(KvServer::new(kv::KvService::new(core.clone())).max_decoding_message_size(max_message))
+        .add_service(WatchServer::new(watch::WatchService::new(core.clone())).max_decoding_message_size(max_message))
+        .add_service(LeaseServer::new(lease::LeaseService::new(core.clone())).max_decoding_message_size(max_message))
+        .add_service(
+            ClusterServer::new(cluster::ClusterService::new(core.clone())).max_decoding_message_size(max_message),
+        )
+        .add_service(
+            MaintenanceServer::new(maintenance::MaintenanceService::new(core.clone()))
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(usize::MAX),
+        )
+        .serve_with_incoming_shutdown(incoming, stopped(stop))
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "client server failed");
+    }
+}
+
+async fn serve_peers<B: Backend>(
+    core: Arc<Core<B>>,
+    listener: tokio::net::TcpListener,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let result = tonic::transport::Server::builder()
+        .add_service(ClusterServer::new(cluster::ClusterService::new(core.clone())))
+        .serve_with_incoming_shutdown(incoming, stopped(stop))
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "peer server failed");
+    }
+}
+
+/// On the leader, revokes expired leases through raft; tracks leadership for
+/// the lessor.
+async fn lease_loop<B: Backend>(core: Arc<Core<B>>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut status = core.node.watch_status();
+    let mut leading = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let in_flight = Arc::new(parking_lot::Mutex::new(std::collections::HashSet::<i64>::new()));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            changed = status.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
+        }
+        let is_leader = core.node.status().role == Role::Leader;
+        if is_leader != leading {
+            let mut lessor = core.state.lessor.lock();
+            if is_leader {
+                lessor.promote(Instant::now(), core.election_timeout);
+            } else {
+                lessor.demote();
+            }
+            leading = is_leader;
+        }
+        if !leading {
+            continue;
+        }
+        let expired = core.state.lessor.lock().expired(Instant::now(), 1000);
+        for id in expired {
+            if !in_flight.lock().insert(id) {
+                continue;
+            }
+            let (core, in_flight) = (core.clone(), in_flight.clone());
+            tokio::spawn(async move {
+                let _ = core.propose(Internal::LeaseRevoke(LeaseRevokeRequest { id })).await;
+                in_flight.lock().remove(&id);
+            });
+        }
+    }
+}
+
+/// Publishes this member's name and client URLs through raft once, as etcd does
+/// after it starts, retrying until it is applied.
+async fn publish_loop<B: Backend>(
+    core: Arc<Core<B>>,
+    client_urls: Vec<String>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let published = core
+            .state
+            .members
+            .read()
+            .members
+            .get(&core.member_id)
+            .is_some_and(|m| m.name == core.name && m.client_urls == client_urls);
+        if published && core.node.status().leader_id.is_some() {
+            // Restarted with the same attributes: ready once the log is applied.
+            if core.linearizable_read().await.is_ok() {
+                return true;
+            }
+        }
+        if core.node.status().leader_id.is_some() {
+            let me = cairnpb::Member {
+                id: core.member_id,
+                name: core.name.clone(),
+                client_urls: client_urls.clone(),
+                ..Default::default()
+            };
+            if core.propose(Internal::MemberAttributes(me)).await.is_ok() {
+                continue;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// etcd's auto-compaction, run by the leader.
+async fn compaction_loop<B: Backend>(
+    core: Arc<Core<B>>,
+    policy: AutoCompaction,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let interval = match policy {
+        AutoCompaction::Periodic(period) => (period / 10).max(Duration::from_secs(1)),
+        AutoCompaction::Revisions(_) => Duration::from_secs(300),
+    };
+    let mut samples: std::collections::VecDeque<(Instant, i64)> = std::collections::VecDeque::new();
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let now = Instant::now();
+        let current = core.state.store.current_revision();
+        samples.push_back((now, current));
+        if core.node.status().role != Role::Leader {
+            continue;
+        }
+        let target = match policy {
+            AutoCompaction::Revisions(keep) => current - keep,
+            AutoCompaction::Periodic(period) => {
+                let mut target = 0;
+                while let Some(&(at, rev)) = samples.front() {
+                    if now.duration_since(at) < period {
+                        break;
+                    }
+                    target = rev;
+                    samples.pop_front();
+                }
+                target
+            }
+        };
+        if target > core.state.store.compacted_revision() {
+            let request = CompactionRequest { revision: target, physical: false };
+            match core.propose(Internal::Compaction(request)).await {
+                Ok(_) => tracing::info!(revision = target, "auto-compacted"),
+                Err(e) => tracing::warn!(revision = target, error = %e, "auto-compaction failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The member's replicated state, shared by the apply loop (which changes it)
+//! and the API handlers (which read it).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_mvcc::{Backend, KvStore, WatchableStore};
+use cairn_proto::etcdserverpb::AlarmMember;
+use cairn_storage::{Order, ReadView};
+use parking_lot::{Mutex, RwLock};
+
+use crate::lease::Lessor;
+use crate::members::{MEMBERS_BUCKET, Membership, REMOVED_BUCKET};
+
+/// The bucket of leases: id (big-endian) -> TTL (big-endian i64).
+pub const LEASE_BUCKET: &str = "lease";
+/// The bucket of alarms: member id (big-endian) ++ alarm type (big-endian i32) -> empty.
+pub const ALARM_BUCKET: &str = "alarm";
+
+/// Limits on requests, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `--max-txn-ops`.
+    pub max_txn_ops: usize,
+    /// `--max-request-bytes`.
+    pub max_request_bytes: usize,
+    /// The backend quota in bytes.
+    pub quota_bytes: u64,
+}
+
+/// What every part of the server shares.
+pub struct State<B: Backend> {
+    /// The MVCC store with its watchers.
+    pub store: WatchableStore<B>,
+    /// The leases.
+    pub lessor: Mutex<Lessor>,
+    /// The members.
+    pub members: RwLock<Membership>,
+    /// Raised alarms.
+    pub alarms: RwLock<Vec<AlarmMember>>,
+    /// Request limits.
+    pub limits: Limits,
+    /// This member's id.
+    pub member_id: u64,
+}
+
+impl<B: Backend> State<B> {
+    /// Opens the state over `backend`, restoring leases, members and alarms from it.
+    pub fn open(backend: B, member_id: u64, min_lease_ttl: i64, limits: Limits) -> anyhow::Result<Arc<Self>> {
+        let kv = KvStore::open(backend)?;
+        let state = State {
+            store: WatchableStore::new(kv),
+            lessor: Mutex::new(Lessor::new(min_lease_ttl)),
+            members: RwLock::new(Membership::default()),
+            alarms: RwLock::new(Vec::new()),
+            limits,
+            member_id,
+        };
+        state.reload_side_tables()?;
+        Ok(Arc::new(state))
+    }
+
+    /// Re-reads leases, members and alarms from the backend (at open, and after a
+    /// snapshot replaced its contents).
+    pub fn reload_side_tables(&self) -> anyhow::Result<()> {
+        let view = self.store.backend().view()?;
+        let now = Instant::now();
+        let mut lessor = self.lessor.lock();
+        lessor.clear();
+        let mut leases = Vec::new();
+        view.scan(LEASE_BUCKET, &[], None, Order::Forward, &mut |k, v| {
+            if let (Ok(id), Ok(ttl)) = (<[u8; 8]>::try_from(k), <[u8; 8]>::try_from(v)) {
+                leases.push((i64::from_be_bytes(id), i64::from_be_bytes(ttl)));
+            }
+            true
+        })?;
+        for (id, ttl) in leases {
+            lessor.restore(id, ttl, now);
+        }
+        // Keys attached to leases, from the current key-values.
+        let all = self.store.range(
+            &cairn_mvcc::KeyRange::From(bytes::Bytes::from_static(b"\0")),
+            cairn_mvcc::RangeOptions::default(),
+        )?;
+        for kv in all.kvs.into_iter().filter(|kv| kv.lease != 0) {
+            let _ = lessor.attach(kv.lease, kv.key);
+        }
+        drop(lessor);
+
+        let mut membership = Membership::default();
+        let mut bad = None;
+        view.scan(MEMBERS_BUCKET, &[], None, Order::Forward, &mut |_, v| {
+            match Membership::decode(v) {
+                Ok(m) => {
+                    membership.members.insert(m.id, m);
+                }
+                Err(e) => bad = Some(e),
+            }
+            true
+        })?;
+        if let Some(e) = bad {
+            anyhow::bail!("corrupt member record: {e}");
+        }
+        view.scan(REMOVED_BUCKET, &[], None, Order::Forward, &mut |k, _| {
+            if let Ok(id) = <[u8; 8]>::try_from(k) {
+                membership.removed.insert(u64::from_be_bytes(id));
+            }
+            true
+        })?;
+        if let Some(cid) = view.get(cairn_mvcc::buckets::META, b"cluster_id")?
+            && let Ok(cid) = <[u8; 8]>::try_from(cid.as_slice())
+        {
+            membership.cluster_id = u64::from_be_bytes(cid);
+        }
+        *self.members.write() = membership;
+
+        let mut alarms = Vec::new();
+        view.scan(ALARM_BUCKET, &[], None, Order::Forward, &mut |k, _| {
+            if k.len() == 12 {
+                let mut id = [0u8; 8];
+                id.copy_from_slice(&k[..8]);
+                let mut alarm = [0u8; 4];
+                alarm.copy_from_slice(&k[8..]);
+                alarms.push(AlarmMember { member_id: u64::from_be_bytes(id), alarm: i32::from_be_bytes(alarm) });
+            }
+            true
+        })?;
+        *self.alarms.write() = alarms;
+        Ok(())
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> u64 {
+        self.members.read().cluster_id
+    }
+
+    /// Whether the NOSPACE alarm is raised anywhere.
+    pub fn no_space(&self) -> bool {
+        use cairn_proto::etcdserverpb::AlarmType;
+        self.alarms.read().iter().any(|a| a.alarm == AlarmType::Nospace as i32)
+    }
+}

@@ -1,0 +1,78 @@
+//! Where the etcd, etcdctl and cairn binaries are, and which server kind the "cairn" side runs.
+
+use std::path::PathBuf;
+
+/// Which server program a member runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The real etcd 3.4 (`/usr/bin/etcd`, or `ETCD_BIN`).
+    Etcd,
+    /// The cairn binary; a real etcd instead when `CAIRN_DIFF_PEER=etcd`.
+    Cairn,
+}
+
+impl Kind {
+    /// The program this kind runs, resolving `CAIRN_DIFF_PEER` and `CAIRN_BIN`.
+    ///
+    /// Panics with a clear message when the cairn binary does not exist.
+    pub fn program(self) -> PathBuf {
+        match self {
+            Kind::Etcd => etcd_bin(),
+            Kind::Cairn if diff_peer_is_etcd() => etcd_bin(),
+            Kind::Cairn => {
+                let bin = cairn_bin();
+                assert!(
+                    bin.is_file(),
+                    "the cairn binary was not found at {} \
+                     (set CAIRN_BIN=/path/to/cairn, or build it into the same target dir as the tests: \
+                     `cargo build -p cairn-server --bin cairn`; or run the harness etcd-vs-etcd with CAIRN_DIFF_PEER=etcd)",
+                    bin.display()
+                );
+                bin
+            }
+        }
+    }
+
+    /// A label for reports: `etcd`, `cairn`, or `cairn(etcd)` when the peer is etcd.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Etcd => "etcd",
+            Kind::Cairn if diff_peer_is_etcd() => "cairn(etcd)",
+            Kind::Cairn => "cairn",
+        }
+    }
+}
+
+/// True when `CAIRN_DIFF_PEER=etcd`: the "cairn" side of every test is a real etcd.
+///
+/// Panics on any other non-empty value but `cairn`, so a typo is not silently a cairn run.
+pub fn diff_peer_is_etcd() -> bool {
+    match std::env::var("CAIRN_DIFF_PEER").unwrap_or_default().as_str() {
+        "" | "cairn" => false,
+        "etcd" => true,
+        other => panic!("CAIRN_DIFF_PEER={other:?} is not understood; use `etcd` (or unset it for cairn)"),
+    }
+}
+
+/// The etcd binary: `ETCD_BIN`, else `/usr/bin/etcd`.
+pub fn etcd_bin() -> PathBuf {
+    std::env::var_os("ETCD_BIN").map_or_else(|| PathBuf::from("/usr/bin/etcd"), PathBuf::from)
+}
+
+/// The etcdctl binary: `ETCDCTL_BIN`, else `/usr/bin/etcdctl`.
+pub fn etcdctl_bin() -> PathBuf {
+    std::env::var_os("ETCDCTL_BIN").map_or_else(|| PathBuf::from("/usr/bin/etcdctl"), PathBuf::from)
+}
+
+/// The cairn binary as assert_cmd finds one: `CAIRN_BIN`, else `<dir of the test exe>/../cairn`.
+///
+/// Test executables live in `target/<profile>/deps/`, the binary in `target/<profile>/`.
+pub fn cairn_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CAIRN_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("path of the running test executable");
+    let deps = exe.parent().expect("the test executable has a parent directory");
+    let profile_dir = if deps.ends_with("deps") { deps.parent().unwrap_or(deps) } else { deps };
+    profile_dir.join(format!("cairn{}", std::env::consts::EXE_SUFFIX))
+}

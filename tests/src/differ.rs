@@ -1,0 +1,368 @@
+//! Running the same etcdctl steps against etcd and cairn and comparing what they print.
+
+use std::panic::Location;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+use tempfile::TempDir;
+
+use crate::binaries::Kind;
+use crate::etcdctl::{Background, Etcdctl, Output};
+use crate::normalize::Normalizer;
+use crate::server::Server;
+use crate::textdiff::line_diff;
+
+/// How long a background watch may take to print the expected lines.
+const WATCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a live watch is given to be created before writes follow.
+const WATCH_SETUP: Duration = Duration::from_millis(1500);
+/// How long etcd's watch must stay silent before its output is taken as complete.
+const WATCH_QUIET: Duration = Duration::from_millis(500);
+/// How long to keep listening after the expected lines, to catch extra output.
+const WATCH_GRACE: Duration = Duration::from_millis(300);
+
+static LEASE_GRANTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"lease ([0-9a-f]+) granted").expect("a valid lease regex"));
+static LEASE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""ID" ?: ?(\d+)"#).expect("a valid lease id regex"));
+static CLUSTER_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""cluster_id":(\d+)"#).expect("a valid cluster id regex"));
+static MEMBER_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""member_id":(\d+)"#).expect("a valid member id regex"));
+
+/// One side of the comparison: a server, its normalizer, its variables, its etcdctl work dir.
+#[derive(Debug)]
+struct Side {
+    label: &'static str,
+    server: Server,
+    norm: Normalizer,
+    vars: Vec<(String, String)>,
+    work: TempDir,
+}
+
+impl Side {
+    fn new(server: Server) -> Side {
+        let label = server.kind().label();
+        let work = tempfile::Builder::new().prefix("cairn-tests-ctl-").tempdir().expect("create an etcdctl work dir");
+        let status = Etcdctl::new(&server.endpoint()).run(&["endpoint", "status", "-w", "json"]);
+        let id = |re: &Regex| -> u64 {
+            re.captures(&status.stdout).and_then(|c| c[1].parse().ok()).unwrap_or_else(|| {
+                panic!("{label}: no {re} in `etcdctl endpoint status -w json`: {}{}", status.stdout, status.stderr)
+            })
+        };
+        let (cluster_id, member_id) = (id(&CLUSTER_ID), id(&MEMBER_ID));
+        let mut norm = Normalizer::new();
+        norm.port(server.client_port(), "<CLIENT_PORT>")
+            .port(server.peer_port(), "<PEER_PORT>")
+            .id(cluster_id, "<CLUSTER_ID>")
+            .id(member_id, "<MEMBER_ID>")
+            .literal(&work.path().to_string_lossy(), "<WORKDIR>")
+            .literal(&server.dir().to_string_lossy(), "<SERVER_DIR>");
+        let vars = vec![("MEMBER".to_owned(), format!("{member_id:x}")), ("ENDPOINT".to_owned(), server.endpoint())];
+        Side { label, server, norm, vars, work }
+    }
+
+    /// Replaces `$NAME` with this side's value of variable NAME (longest names first).
+    fn substitute(&self, text: &str) -> String {
+        let mut vars: Vec<&(String, String)> = self.vars.iter().collect();
+        vars.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
+        vars.iter().fold(text.to_owned(), |acc, (name, value)| acc.replace(&format!("${name}"), value))
+    }
+
+    fn ctl(&self, stdin: Option<&[u8]>) -> Etcdctl {
+        let mut ctl = Etcdctl::new(&self.server.endpoint()).cwd(self.work.path());
+        if let Some(input) = stdin {
+            let input = match std::str::from_utf8(input) {
+                Ok(text) if text.contains('$') => self.substitute(text).into_bytes(),
+                _ => input.to_vec(),
+            };
+            ctl = ctl.stdin(&input);
+        }
+        ctl
+    }
+
+    fn args(&self, args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| self.substitute(a)).collect()
+    }
+
+    fn normalized(&self, out: &Output) -> Output {
+        Output {
+            status: out.status,
+            stdout: self.norm.normalize(&out.stdout),
+            stderr: self.norm.normalize(&out.stderr),
+            timed_out: out.timed_out,
+        }
+    }
+}
+
+/// The normalized outputs of one step on both sides.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The etcd side.
+    pub etcd: Output,
+    /// The cairn side (a real etcd under `CAIRN_DIFF_PEER=etcd`).
+    pub cairn: Output,
+}
+
+impl Step {
+    /// Asserts that etcd's stdout or stderr contains `fragment`, so a test cannot silently stop
+    /// exercising what it means to (e.g. an error path).
+    #[track_caller]
+    pub fn expect_etcd(&self, fragment: &str) -> &Self {
+        assert!(
+            self.etcd.stdout.contains(fragment) || self.etcd.stderr.contains(fragment),
+            "etcd's output does not contain {fragment:?}:\nstdout:\n{}\nstderr:\n{}",
+            self.etcd.stdout,
+            self.etcd.stderr
+        );
+        self
+    }
+}
+
+/// Background `etcdctl watch` processes, one per side; collect with [`Differ::collect_watch`].
+#[derive(Debug)]
+pub struct WatchPair {
+    command: String,
+    procs: Vec<Background>,
+}
+
+/// One etcd and one cairn, single member each (same name and cluster token), driven by the same
+/// etcdctl steps; every difference after normalization is recorded and reported by
+/// [`finish`](Self::finish).
+#[derive(Debug)]
+pub struct Differ {
+    sides: Vec<Side>,
+    mismatches: Vec<String>,
+    steps: usize,
+    finished: bool,
+}
+
+impl Differ {
+    /// Starts both servers (concurrently) and waits until both are healthy.
+    pub fn start() -> Differ {
+        Differ::start_with(&[])
+    }
+
+    /// Like [`start`](Self::start), with extra server flags for both.
+    pub fn start_with(extra: &[&str]) -> Differ {
+        let sides: Vec<Side> = std::thread::scope(|scope| {
+            let handles: Vec<_> = [Kind::Etcd, Kind::Cairn]
+                .into_iter()
+                .map(|kind| scope.spawn(move || Side::new(Server::start_with(kind, "n1", "cairn-diff", extra))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        Differ { sides, mismatches: Vec::new(), steps: 0, finished: false }
+    }
+
+    /// The etcd server.
+    pub fn etcd(&self) -> &Server {
+        &self.sides[0].server
+    }
+
+    /// The cairn server.
+    pub fn cairn(&self) -> &Server {
+        &self.sides[1].server
+    }
+
+    /// Runs `etcdctl <args>` on both sides and compares. `$NAME` in args is replaced by each side's
+    /// variable (`$MEMBER`: member id in hex, `$ENDPOINT`, leases from [`grant_lease`](Self::grant_lease)).
+    #[track_caller]
+    pub fn run(&mut self, args: &[&str]) -> Step {
+        self.exec(args, None, Location::caller(), |_, _| {})
+    }
+
+    /// Like [`run`](Self::run) with `stdin` (variables are replaced in it too).
+    #[track_caller]
+    pub fn run_stdin(&mut self, args: &[&str], stdin: &str) -> Step {
+        self.exec(args, Some(stdin.as_bytes()), Location::caller(), |_, _| {})
+    }
+
+    /// Like [`run`](Self::run) with raw stdin bytes.
+    #[track_caller]
+    pub fn run_bytes(&mut self, args: &[&str], stdin: &[u8]) -> Step {
+        self.exec(args, Some(stdin), Location::caller(), |_, _| {})
+    }
+
+    /// `etcdctl lease grant <ttl>` on both sides; each side's lease id becomes variables `$var`
+    /// (hex, as etcdctl takes it) and `$var_DEC`, and is masked as `<LEASE:var>`.
+    #[track_caller]
+    pub fn grant_lease(&mut self, var: &str, ttl: u64) -> Step {
+        self.grant_lease_with(var, &["lease", "grant", &ttl.to_string()])
+    }
+
+    /// Like [`grant_lease`](Self::grant_lease) with any args printing the granted id (e.g.
+    /// `lease grant 60 -w json`).
+    #[track_caller]
+    pub fn grant_lease_with(&mut self, var: &str, args: &[&str]) -> Step {
+        self.exec(args, None, Location::caller(), |side, raw| {
+            let id = LEASE_GRANTED
+                .captures(&raw.stdout)
+                .and_then(|c| u64::from_str_radix(&c[1], 16).ok())
+                .or_else(|| LEASE_ID.captures(&raw.stdout).and_then(|c| c[1].parse().ok()))
+                .unwrap_or_else(|| panic!("{}: no lease id in `{args:?}`: {}{}", side.label, raw.stdout, raw.stderr));
+            side.norm.id(id, &format!("<LEASE:{var}>"));
+            let dec = format!("{var}_DEC");
+            side.vars.retain(|(name, _)| name != var && *name != dec);
+            side.vars.push((var.to_owned(), format!("{id:x}")));
+            side.vars.push((dec, id.to_string()));
+        })
+    }
+
+    fn exec(
+        &mut self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        at: &'static Location<'static>,
+        capture: impl Fn(&mut Side, &Output),
+    ) -> Step {
+        self.steps += 1;
+        let raws: Vec<Output> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .sides
+                .iter()
+                .map(|side| {
+                    let ctl = side.ctl(stdin);
+                    let side_args = side.args(args);
+                    scope.spawn(move || ctl.run(&side_args.iter().map(String::as_str).collect::<Vec<_>>()))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        for (side, raw) in self.sides.iter_mut().zip(&raws) {
+            capture(side, raw);
+        }
+        let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
+        self.compare(&format!("etcdctl {}", shell_words(args)), stdin, &step, at);
+        step
+    }
+
+    /// Starts `etcdctl <args>` (a watch) in the background on both sides.
+    pub fn spawn_watch(&mut self, args: &[&str]) -> WatchPair {
+        let procs = self
+            .sides
+            .iter()
+            .map(|side| side.ctl(None).spawn(&side.args(args).iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect();
+        WatchPair { command: format!("etcdctl {} (background)", shell_words(args)), procs }
+    }
+
+    /// Like [`spawn_watch`](Self::spawn_watch) for a watch whose events are still to be written
+    /// (no `--rev`, or a future one), then waits 1.5 s so both watches exist before the writes.
+    ///
+    /// No server-agnostic signal tells when etcdctl's watch is created. Waiting matters: a watch
+    /// created after the writes gets them from history, batched, with the header revision of the
+    /// catch-up instead of each event's own.
+    pub fn spawn_live_watch(&mut self, args: &[&str]) -> WatchPair {
+        let pair = self.spawn_watch(args);
+        std::thread::sleep(WATCH_SETUP);
+        pair
+    }
+
+    /// Collects a pair of background watches: waits until etcd's watch printed something and then
+    /// went quiet for 500 ms (or exited), waits until cairn's printed as many lines, listens 300 ms
+    /// more, kills both and compares what they printed. Every wait is bounded by 10 s.
+    #[track_caller]
+    pub fn collect_watch(&mut self, watch: WatchPair) -> Step {
+        let at = Location::caller();
+        self.steps += 1;
+        let mut procs = watch.procs.into_iter();
+        let (mut etcd, mut cairn) =
+            (procs.next().expect("an etcd-side watch"), procs.next().expect("a cairn-side watch"));
+        let lines = etcd.wait_until_quiet(WATCH_QUIET, WATCH_TIMEOUT);
+        cairn.wait_for_lines(lines, WATCH_TIMEOUT);
+        std::thread::sleep(WATCH_GRACE);
+        let raws = [etcd.finish(), cairn.finish()];
+        let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
+        self.compare(&watch.command, None, &step, at);
+        step
+    }
+
+    fn compare(&mut self, command: &str, stdin: Option<&[u8]>, step: &Step, at: &Location<'_>) {
+        let (e, c) = (&step.etcd, &step.cairn);
+        if std::env::var_os("CAIRN_DIFF_SHOW").is_some() {
+            eprintln!(
+                "--- step {} at {}:{}: {command} -> exit {:?}\n{}{}",
+                self.steps,
+                at.file(),
+                at.line(),
+                e.status,
+                indent(&e.stdout),
+                indent(&e.stderr)
+            );
+        }
+        if e == c {
+            return;
+        }
+        let (el, cl) = (self.sides[0].label, self.sides[1].label);
+        let mut report = format!("step {} at {}:{}: {command}\n", self.steps, at.file(), at.line());
+        if let Some(input) = stdin {
+            let text = String::from_utf8_lossy(input);
+            let shown: String = text.chars().take(400).collect();
+            let more = if text.chars().count() > 400 { format!("... ({} bytes)", input.len()) } else { String::new() };
+            report.push_str(&format!("  stdin:\n{}{more}\n", indent(&shown)));
+        }
+        if (e.status, e.timed_out) != (c.status, c.timed_out) {
+            report.push_str(&format!(
+                "  exit: {el} {:?}{} vs {cl} {:?}{}\n",
+                e.status,
+                if e.timed_out { " (timed out)" } else { "" },
+                c.status,
+                if c.timed_out { " (timed out)" } else { "" }
+            ));
+        }
+        for (name, left, right) in [("stdout", &e.stdout, &c.stdout), ("stderr", &e.stderr, &c.stderr)] {
+            if left == right {
+                report.push_str(&format!("  {name}: same{}\n", if left.is_empty() { " (empty)" } else { "" }));
+            } else {
+                report.push_str(&format!("  {name} (- {el}, + {cl}):\n{}", indent(&line_diff(left, right))));
+            }
+        }
+        let side = &mut self.sides[1];
+        if !side.server.is_running() {
+            report
+                .push_str(&format!("  {cl} server is not running; log tail:\n{}\n", indent(&side.server.log_tail(30))));
+        }
+        self.mismatches.push(report);
+    }
+
+    /// Panics with every recorded difference, if any. Call at the end of each test.
+    pub fn finish(mut self) {
+        self.finished = true;
+        if !self.mismatches.is_empty() {
+            panic!(
+                "{} of {} etcdctl steps differ between {} and {}:\n\n{}",
+                self.mismatches.len(),
+                self.steps,
+                self.sides[0].label,
+                self.sides[1].label,
+                self.mismatches.join("\n")
+            );
+        }
+    }
+}
+
+impl Drop for Differ {
+    fn drop(&mut self) {
+        if !self.finished && !std::thread::panicking() {
+            panic!("Differ dropped without finish(): {} recorded differences would be lost", self.mismatches.len());
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+fn shell_words(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=./:$".contains(c)) {
+                (*a).to_owned()
+            } else {
+                format!("{a:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
