@@ -74,7 +74,7 @@ pub struct WatchResponse {
     pub watch_id: WatchId,
     /// Events, in revision order; whole revisions only.
     pub events: Vec<WatchEvent>,
-    /// The store's revision when sent: for events, the last revision they cover.
+    /// The store's revision when sent (for live events, the revision they belong to).
     pub revision: i64,
     /// Set when the watcher was cancelled because its history was compacted.
     pub compact_revision: i64,
@@ -114,7 +114,7 @@ struct Shared {
 }
 
 /// Revisions read per catch-up chunk.
-const CATCH_UP_REVISIONS: i64 = 100;
+const CATCH_UP_REVISIONS: i64 = 1000;
 /// How often late watchers are caught up when nothing wakes the syncer.
 const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -363,7 +363,8 @@ fn catch_up<B: Backend>(store: &KvStore<B>, shared: &Shared) -> bool {
         let sent = if events.is_empty() {
             true
         } else {
-            let response = WatchResponse { watch_id: id, events, revision: to, compact_revision: 0, canceled: false };
+            // As etcd, a response from history carries the store's current revision.
+            let response = WatchResponse { watch_id: id, events, revision, compact_revision: 0, canceled: false };
             match state.tx.try_send(response) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => false,

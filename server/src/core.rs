@@ -53,6 +53,11 @@ impl<B: Backend> Core<B> {
         }
     }
 
+    /// A header without a revision, as etcd's Cluster service sends.
+    pub fn cluster_header(&self) -> ResponseHeader {
+        ResponseHeader { revision: 0, ..self.header(0) }
+    }
+
     /// Fills in a response header that apply left partly empty.
     pub fn fill(&self, header: &mut Option<ResponseHeader>) {
         let revision = header.as_ref().map_or(0, |h| h.revision);

@@ -214,7 +214,7 @@ async fn run_with<B: Backend>(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    let max_message = config.max_request_bytes as usize + GRPC_OVERHEAD_BYTES;
+    let max_message = 4 * (config.max_request_bytes as usize + GRPC_OVERHEAD_BYTES);
     // As etcd, client listeners are bound at once but served only once the member
     // is ready: it has published its attributes through raft, so a leader exists
     // and its log is applied.
@@ -235,7 +235,12 @@ async fn run_with<B: Backend>(
         tasks.push(tokio::spawn(serve_peers(core.clone(), listener, stop_rx.clone())));
     }
     tasks.push(tokio::spawn(lease_loop(core.clone(), stop_rx.clone())));
-    tasks.push(tokio::spawn(publish_loop(core.clone(), parse_urls(&config.advertise_client_urls)?, stop_rx.clone())));
+    let publish = publish_loop(core.clone(), parse_urls(&config.advertise_client_urls)?, stop_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        if publish.await {
+            let _ = ready_tx.send(true);
+        }
+    }));
     if let Some(policy) = config.auto_compaction()? {
         tasks.push(tokio::spawn(compaction_loop(core.clone(), policy, stop_rx.clone())));
     }
@@ -340,15 +345,16 @@ async fn lease_loop<B: Backend>(core: Arc<Core<B>>, mut stop: tokio::sync::watch
 }
 
 /// Publishes this member's name and client URLs through raft once, as etcd does
-/// after it starts, retrying until it is applied.
+/// after it starts, retrying until it is applied; returns whether it was (not
+/// stopped first).
 async fn publish_loop<B: Backend>(
     core: Arc<Core<B>>,
     client_urls: Vec<String>,
     stop: tokio::sync::watch::Receiver<bool>,
-) {
+) -> bool {
     loop {
         if *stop.borrow() {
-            return;
+            return false;
         }
         let published = core
             .state

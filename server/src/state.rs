@@ -42,7 +42,13 @@ pub struct State<B: Backend> {
     pub limits: Limits,
     /// This member's id.
     pub member_id: u64,
+    /// The backend's allocated size and when it was read (reading it costs a
+    /// read transaction, too much for every write's quota check).
+    db_size: Mutex<(Option<Instant>, u64)>,
 }
+
+/// How long a read backend size is reused by quota checks.
+const DB_SIZE_REFRESH: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl<B: Backend> State<B> {
     /// Opens the state over `backend`, restoring leases, members and alarms from it.
@@ -55,6 +61,7 @@ impl<B: Backend> State<B> {
             alarms: RwLock::new(Vec::new()),
             limits,
             member_id,
+            db_size: Mutex::new((None, 0)),
         };
         state.reload_side_tables()?;
         Ok(Arc::new(state))
@@ -127,6 +134,16 @@ impl<B: Backend> State<B> {
         })?;
         *self.alarms.write() = alarms;
         Ok(())
+    }
+
+    /// The backend's allocated bytes, read at most every 100 ms.
+    pub fn db_size(&self) -> u64 {
+        let mut cached = self.db_size.lock();
+        if cached.0.is_none_or(|at| at.elapsed() > DB_SIZE_REFRESH) {
+            let size = self.store.backend().space().map(|s| s.allocated).unwrap_or(cached.1);
+            *cached = (Some(Instant::now()), size);
+        }
+        cached.1
     }
 
     /// The cluster id.

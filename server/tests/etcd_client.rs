@@ -99,7 +99,8 @@ async fn leases_expire_and_take_their_keys() {
     let lease = client.lease_grant(2, None).await.expect("grant");
     assert_eq!(lease.ttl(), 2);
     client.put("leased", "x", Some(PutOptions::new().with_lease(lease.id()))).await.expect("put with lease");
-    let ttl = client.lease_time_to_live(lease.id(), Some(etcd_client::LeaseTimeToLiveOptions::new().with_keys()))
+    let ttl = client
+        .lease_time_to_live(lease.id(), Some(etcd_client::LeaseTimeToLiveOptions::new().with_keys()))
         .await
         .expect("ttl");
     assert_eq!(ttl.keys(), [b"leased".to_vec()]);
@@ -129,4 +130,18 @@ async fn leases_expire_and_take_their_keys() {
 
     let missing = client.lease_revoke(lease.id()).await.expect_err("revoke a gone lease");
     assert!(missing.to_string().contains("requested lease not found"), "{missing}");
+}
+
+#[tokio::test]
+async fn oversized_requests_are_refused_and_the_server_goes_on() {
+    let member = Member::start(&[]);
+    let mut client = connect(&member).await;
+    let big = vec![b'x'; 2 << 20];
+    let refused = client.put("big", big, None).await.expect_err("a 2 MiB put is refused");
+    assert!(refused.to_string().contains("grpc: received message larger than max"), "{refused}");
+    let mid = vec![b'y'; 1_600_000];
+    let refused = client.put("mid", mid, None).await.expect_err("1.6 MB is over --max-request-bytes");
+    assert!(refused.to_string().contains("etcdserver: request is too large"), "{refused}");
+    client.put("small", "ok", None).await.expect("the server goes on serving");
+    assert_eq!(client.get("big", None).await.expect("get").count(), 0);
 }

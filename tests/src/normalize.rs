@@ -134,23 +134,23 @@ impl Normalizer {
         if self.ids.is_empty() {
             return text.to_owned();
         }
-        let mut out = text.to_owned();
         let mut forms: HashMap<String, &str> = HashMap::new();
         for (id, placeholder) in &self.ids {
-            let spaced = format!("{id:16x}");
-            if spaced.starts_with(' ') {
-                out = out.replace(&spaced, placeholder);
-            }
             for form in [id.to_string(), format!("{id:x}"), format!("{id:016x}")] {
                 forms.insert(form, placeholder);
             }
         }
         let mut alternatives: Vec<&String> = forms.keys().collect();
         alternatives.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        // Spaces before an id collapse to one: `%16x` pads a short id with spaces.
         let pattern =
-            format!(r"\b(?:{})\b", alternatives.iter().map(|f| regex::escape(f)).collect::<Vec<_>>().join("|"));
+            format!(r"( *)\b({})\b", alternatives.iter().map(|f| regex::escape(f)).collect::<Vec<_>>().join("|"));
         let re = Regex::new(&pattern).expect("a valid id regex");
-        re.replace_all(&out, |c: &Captures<'_>| forms[&c[0]].to_owned()).into_owned()
+        re.replace_all(text, |c: &Captures<'_>| {
+            let space = if c[1].is_empty() { "" } else { " " };
+            format!("{space}{}", forms[&c[2]])
+        })
+        .into_owned()
     }
 }
 
@@ -265,6 +265,16 @@ mod tests {
             etcd_side().normalize(snap),
             r#"{"level":"info","ts":<TS>,"caller":"snapshot/v3_snapshot.go:142","msg":"fetched snapshot","endpoint":"127.0.0.1:<CLIENT_PORT>","size":"<SIZE>","took":<DUR>}"#
         );
+    }
+
+    #[test]
+    fn short_hex_ids_keep_their_separator() {
+        let mut n = Normalizer::new();
+        n.id(0x0ab1db24775ea0, "<MEMBER_ID>");
+        assert_eq!(n.normalize("127.0.0.1:1, ab1db24775ea0, 3.4.23"), "127.0.0.1:1, <MEMBER_ID>, 3.4.23");
+        assert_eq!(n.normalize("Member    ab1db24775ea0 added"), "Member <MEMBER_ID> added");
+        assert_eq!(n.normalize("lease 000ab1db24775ea0 granted"), "lease <MEMBER_ID> granted");
+        assert_eq!(n.normalize("[ab1db24775ea0]"), "[<MEMBER_ID>]");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The MVCC key-value store over a [`Backend`].
 
 mod compaction;
+mod etcd_format;
 mod types;
 mod writer;
 
@@ -209,18 +210,24 @@ impl<B: Backend> KvStore<B> {
             let revisions = self.revisions.read();
             (Self::resolve(&revisions, revision)?, revisions.compacted, self.backend.view()?)
         };
-        let keep = index.keep(compacted);
+        // As etcd: what compaction would keep at the hashed revision.
+        let keep = index.keep(rev);
         drop(index);
+        // etcd's hash: CRC-32C over "key", then each counted revision's key and
+        // value in etcd's own encoding, so cairn and etcd agree on the same history.
         let mut hash = crc32c::crc32c(buckets::KEY.as_bytes());
         let end = Revision::lower_bound(rev + 1);
         let mut failed = None;
         view.scan(buckets::KEY, &[], Some(&end), Order::Forward, &mut |k, v| {
-            match Revision::decode(k) {
-                Some((r, _)) if r.main <= compacted && !keep.contains(&r) => {}
-                Some(_) => {
-                    hash = crc32c::crc32c_append(hash, k);
-                    hash = crc32c::crc32c_append(hash, v);
+            match Revision::decode(k).map(|(r, tombstone)| (r, tombstone, KeyValue::decode(v))) {
+                // As etcd, revisions at or before the compaction point count only
+                // if compaction keeps them, unless it keeps none at all.
+                Some((r, _, _)) if r.main <= compacted && !keep.is_empty() && !keep.contains(&r) => {}
+                Some((r, tombstone, Ok(kv))) => {
+                    hash = crc32c::crc32c_append(hash, &etcd_format::revision(r, tombstone));
+                    hash = crc32c::crc32c_append(hash, &etcd_format::key_value(&kv, tombstone));
                 }
+                Some((_, _, Err(e))) => failed = Some(e),
                 None => failed = Some(Error::Corrupt(format!("bad revision key {k:?}"))),
             }
             failed.is_none()

@@ -109,6 +109,12 @@ impl<'a, B: Backend> WriteTxn<'_, 'a, B> {
         self.main
     }
 
+    /// The revision a read in this transaction sees as current: its own if it
+    /// has written, else the one before it.
+    pub fn current_revision(&self) -> i64 {
+        if self.events.is_empty() { self.main - 1 } else { self.main }
+    }
+
     fn next(&self) -> Revision {
         Revision::new(self.main, self.events.len() as i64)
     }

@@ -117,7 +117,7 @@ fn do_delete<B: Backend>(
             lessor.detach(&kv.key);
         }
     }
-    let revision = if deleted.count > 0 { txn.revision() } else { txn.revision() - 1 };
+    let revision = txn.current_revision();
     Ok(DeleteRangeResponse {
         header: header(revision),
         deleted: deleted.count as i64,
@@ -134,7 +134,7 @@ fn run_ops<B: Backend>(
     for op in ops {
         let response = match &op.request {
             Some(Request::RequestRange(r)) => {
-                let found = range(r, |range, options| txn.range(range, options))
+                let found = range(r, txn.current_revision(), |range, options| txn.range(range, options))
                     .map_err(|e| ApplyError::Corrupt(format!("checked range failed: {e}")))?;
                 Some(Response::ResponseRange(found))
             }

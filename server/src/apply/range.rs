@@ -27,8 +27,11 @@ pub fn to_pb(kv: cairn_mvcc::KeyValue) -> mvccpb::KeyValue {
 }
 
 /// Serves `request` with `read` (a committed read or one inside a write txn).
+/// The header carries `current`, the reader's current revision, whatever
+/// revision was read at (as etcd's).
 pub fn range(
     request: &RangeRequest,
+    current: i64,
     read: impl FnOnce(&KeyRange, RangeOptions) -> cairn_mvcc::Result<RangeResult>,
 ) -> Result<RangeResponse, RequestError> {
     let sort_order = SortOrder::try_from(request.sort_order).unwrap_or(SortOrder::None);
@@ -87,7 +90,10 @@ pub fn range(
         more = true;
     }
     Ok(RangeResponse {
-        header: Some(ResponseHeader { revision: result.revision, ..Default::default() }),
+        header: Some(ResponseHeader {
+            revision: if request.revision > 0 { current.max(result.revision) } else { result.revision },
+            ..Default::default()
+        }),
         kvs: kvs.into_iter().map(to_pb).collect(),
         more,
         count: result.count as i64,

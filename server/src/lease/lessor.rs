@@ -161,11 +161,16 @@ impl Lessor {
         !self.owners.is_empty()
     }
 
-    /// The ids of all leases, sorted.
+    /// The ids of all leases, soonest expiry first (as etcd lists them), then by id.
     pub fn ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.leases.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+        let mut leases: Vec<(Option<Instant>, i64)> = self.leases.values().map(|l| (l.expiry, l.id)).collect();
+        leases.sort_unstable_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) => x.cmp(&y).then(a.1.cmp(&b.1)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.1.cmp(&b.1),
+        });
+        leases.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Leases whose expiry has passed at `now` (none unless primary), oldest first.

@@ -33,11 +33,6 @@ impl<B: Backend> ClusterService<B> {
     fn members(&self) -> Vec<Member> {
         self.core.state.members.read().members.values().map(to_pb).collect()
     }
-
-    async fn wait_applied(&self) {
-        // The conf change is applied on this member before the node answers; the
-        // membership table is then current.
-    }
 }
 
 fn to_pb(m: &cairnpb::Member) -> Member {
@@ -87,9 +82,8 @@ impl<B: Backend> Cluster for ClusterService<B> {
             self.core.node.add_voter(id, context).await
         };
         change.map_err(proposal_error)?;
-        self.wait_applied().await;
         Ok(Response::new(MemberAddResponse {
-            header: Some(self.core.header(0)),
+            header: Some(self.core.cluster_header()),
             member: Some(to_pb(&member)),
             members: self.members(),
         }))
@@ -104,7 +98,7 @@ impl<B: Backend> Cluster for ClusterService<B> {
             return Err(RequestError::MemberNotFound.into());
         }
         self.core.node.remove_node(id, Vec::new()).await.map_err(proposal_error)?;
-        Ok(Response::new(MemberRemoveResponse { header: Some(self.core.header(0)), members: self.members() }))
+        Ok(Response::new(MemberRemoveResponse { header: Some(self.core.cluster_header()), members: self.members() }))
     }
 
     async fn member_update(
@@ -118,11 +112,11 @@ impl<B: Backend> Cluster for ClusterService<B> {
         }
         let update = cairnpb::Member { id: request.id, peer_urls: request.peer_ur_ls, ..Default::default() };
         self.core.propose(Internal::MemberUpdate(update)).await?;
-        Ok(Response::new(MemberUpdateResponse { header: Some(self.core.header(0)), members: self.members() }))
+        Ok(Response::new(MemberUpdateResponse { header: Some(self.core.cluster_header()), members: self.members() }))
     }
 
     async fn member_list(&self, _request: Request<MemberListRequest>) -> Result<Response<MemberListResponse>, Status> {
-        Ok(Response::new(MemberListResponse { header: Some(self.core.header(0)), members: self.members() }))
+        Ok(Response::new(MemberListResponse { header: Some(self.core.cluster_header()), members: self.members() }))
     }
 
     async fn member_promote(
@@ -138,6 +132,6 @@ impl<B: Backend> Cluster for ClusterService<B> {
             return Err(RequestError::MemberNotLearner.into());
         }
         self.core.node.promote_learner(id, Vec::new()).await.map_err(proposal_error)?;
-        Ok(Response::new(MemberPromoteResponse { header: Some(self.core.header(0)), members: self.members() }))
+        Ok(Response::new(MemberPromoteResponse { header: Some(self.core.cluster_header()), members: self.members() }))
     }
 }

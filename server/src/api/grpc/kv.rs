@@ -37,13 +37,25 @@ fn unexpected(applied: Applied) -> Status {
     Status::internal(format!("etcdserver: unexpected apply result {applied:?}"))
 }
 
+/// Refuses a message larger than the gRPC limit (`--max-request-bytes` plus
+/// etcd's 512 KiB overhead) with grpc-go's status, as etcd's server does. tonic
+/// itself only refuses messages far beyond it (4x), which protects memory.
+pub fn check_message_size(message: &impl Message, max_request_bytes: usize) -> Result<(), Status> {
+    let len = message.encoded_len();
+    let max = max_request_bytes + crate::core::GRPC_OVERHEAD_BYTES;
+    if len > max {
+        return Err(Status::resource_exhausted(format!("grpc: received message larger than max ({len} vs. {max})")));
+    }
+    Ok(())
+}
+
 /// Refuses a write that would take the backend past its quota, raising the
 /// NOSPACE alarm as etcd does.
 pub async fn check_quota<B: Backend>(core: &Core<B>, cost: usize) -> Result<(), RequestError> {
     if core.state.no_space() {
         return Err(RequestError::NoSpace);
     }
-    let used = core.state.store.backend().space().map(|s| s.allocated).unwrap_or(0);
+    let used = core.state.db_size();
     if used + cost as u64 <= core.state.limits.quota_bytes {
         return Ok(());
     }
@@ -81,7 +93,7 @@ fn read_only_txn<B: Backend>(core: &Core<B>, request: &TxnRequest) -> Result<Txn
     for RequestOp { request } in branch {
         let response = match request {
             Some(Op::RequestRange(r)) => {
-                Some(OpResponse::ResponseRange(range(&at(r.clone()), |k, o| store.range(k, o))?))
+                Some(OpResponse::ResponseRange(range(&at(r.clone()), revision, |k, o| store.range(k, o))?))
             }
             Some(Op::RequestTxn(t)) => Some(OpResponse::ResponseTxn(read_only_txn(core, t)?)),
             _ => None,
@@ -100,13 +112,15 @@ impl<B: Backend> Kv for KvService<B> {
             self.core.linearizable_read().await?;
         }
         let store = &self.core.state.store;
-        let mut response = range(&request, |k, o| store.range(k, o))?;
+        let current = store.current_revision();
+        let mut response = range(&request, current, |k, o| store.range(k, o))?;
         self.core.fill(&mut response.header);
         Ok(Response::new(response))
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         let request = request.into_inner();
+        check_message_size(&request, self.core.state.limits.max_request_bytes)?;
         validate::put(&request)?;
         check_quota(&self.core, request.encoded_len()).await?;
         match self.core.propose(Internal::Put(request)).await? {
@@ -135,6 +149,7 @@ impl<B: Backend> Kv for KvService<B> {
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         let request = request.into_inner();
+        check_message_size(&request, self.core.state.limits.max_request_bytes)?;
         validate::txn(&request, self.core.state.limits.max_txn_ops)?;
         if validate::is_read_only(&request) {
             if !validate::is_serializable(&request) {

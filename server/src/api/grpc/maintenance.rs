@@ -60,10 +60,30 @@ fn internal(e: impl std::fmt::Display) -> Status {
 struct ChunkWriter {
     tx: mpsc::Sender<Result<SnapshotResponse, Status>>,
     buffer: Vec<u8>,
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl ChunkWriter {
+    /// Ends the stream as etcd's: zeros up to a multiple of 512 bytes, then the
+    /// SHA-256 of everything before it (etcdctl checks for it); returns the rest.
+    fn finish(mut self) -> Vec<u8> {
+        use sha2::Digest;
+        let pad = (512 - (self.len % 512) as usize) % 512;
+        let zeros = vec![0u8; pad];
+        self.hasher.update(&zeros);
+        self.buffer.extend_from_slice(&zeros);
+        let digest = self.hasher.finalize();
+        self.buffer.extend_from_slice(&digest);
+        self.buffer
+    }
 }
 
 impl std::io::Write for ChunkWriter {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        self.hasher.update(data);
+        self.len += data.len() as u64;
         self.buffer.extend_from_slice(data);
         while self.buffer.len() >= SNAPSHOT_CHUNK {
             let rest = self.buffer.split_off(SNAPSHOT_CHUNK);
@@ -84,12 +104,13 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
     async fn alarm(&self, request: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
         let request = request.into_inner();
         if request.action == AlarmAction::Get as i32 {
+            // etcd answers alarm requests without a header.
             let alarms = self.core.state.alarms.read().clone();
-            return Ok(Response::new(AlarmResponse { header: Some(self.core.header(0)), alarms }));
+            return Ok(Response::new(AlarmResponse { header: None, alarms }));
         }
         match self.core.propose(Internal::Alarm(request)).await? {
             Applied::Alarm(mut response) => {
-                self.core.fill(&mut response.header);
+                response.header = None;
                 Ok(Response::new(response))
             }
             other => Err(internal(format!("unexpected apply result {other:?}"))),
@@ -127,7 +148,7 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
             .await
             .map_err(internal)?
             .map_err(internal)?;
-        Ok(Response::new(DefragmentResponse { header: Some(self.core.header(0)) }))
+        Ok(Response::new(DefragmentResponse { header: None }))
     }
 
     async fn hash(&self, _request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
@@ -152,15 +173,21 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
 
     async fn hash_kv(&self, request: Request<HashKvRequest>) -> Result<Response<HashKvResponse>, Status> {
         let revision = request.into_inner().revision;
+        // As etcd: a revision at or below the compaction point is compacted.
+        let compacted = self.core.state.store.compacted_revision();
+        if revision > 0 && revision <= compacted {
+            return Err(RequestError::Compacted.into());
+        }
         let core = self.core.clone();
         let hash = tokio::task::spawn_blocking(move || core.state.store.hash(revision))
             .await
             .map_err(internal)?
             .map_err(RequestError::from)?;
         Ok(Response::new(HashKvResponse {
-            header: Some(self.core.header(hash.revision)),
+            header: Some(self.core.header(0)),
             hash: hash.hash,
-            compact_revision: hash.compact_revision,
+            // etcd reports -1 for a store never compacted.
+            compact_revision: if hash.compact_revision == 0 { -1 } else { hash.compact_revision },
         }))
     }
 
@@ -171,10 +198,10 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
         let core = self.core.clone();
         let header = self.core.header(0);
         tokio::task::spawn_blocking(move || {
-            let mut writer = ChunkWriter { tx: tx.clone(), buffer: Vec::new() };
+            let mut writer = ChunkWriter { tx: tx.clone(), buffer: Vec::new(), hasher: Default::default(), len: 0 };
             match core.state.store.backend().export(&mut writer) {
                 Ok(_) => {
-                    let last = SnapshotResponse { header: Some(header), remaining_bytes: 0, blob: writer.buffer };
+                    let last = SnapshotResponse { header: Some(header), remaining_bytes: 0, blob: writer.finish() };
                     let _ = tx.blocking_send(Ok(last));
                 }
                 Err(e) => {
@@ -191,6 +218,9 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
         if status.role != Role::Leader {
             return Err(RequestError::NotLeader.into());
         }
+        if target == self.core.member_id {
+            return Ok(Response::new(MoveLeaderResponse { header: None }));
+        }
         if !status.voters.contains(&target) {
             return Err(RequestError::BadLeaderTransferee.into());
         }
@@ -199,7 +229,7 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
             Ok(Err(TransferError::NotLeader { .. })) => Err(RequestError::NotLeader.into()),
             Ok(Err(TransferError::NotVoter(_))) => Err(RequestError::BadLeaderTransferee.into()),
             Ok(Err(TransferError::Stopped)) => Err(RequestError::Stopped.into()),
-            Ok(Ok(())) => Ok(Response::new(MoveLeaderResponse { header: Some(self.core.header(0)) })),
+            Ok(Ok(())) => Ok(Response::new(MoveLeaderResponse { header: None })),
         }
     }
 }

@@ -192,8 +192,14 @@ impl<B: Backend> Watch for WatchService<B> {
                         }
                         (local_id, fragment)
                     };
+                    // A watcher cancelled for compaction gets a header without a
+                    // revision, as from etcd.
+                    let mut header = core.header(response.revision);
+                    if response.compact_revision > 0 {
+                        header.revision = 0;
+                    }
                     let pb = WatchResponse {
-                        header: Some(core.header(response.revision)),
+                        header: Some(header),
                         watch_id: local_id,
                         canceled: response.canceled,
                         compact_revision: response.compact_revision,
