@@ -10,8 +10,9 @@
 //! the leader sends one) and restart from the WAL. Pre-vote and check-quorum are on.
 //!
 //! It is not the state machine (the server's apply layer implements
-//! [`StateMachine`]), not the log's storage (that is `cairn-wal`), and not a network
-//! transport (a [`Transport`] implementation carries messages between members).
+//! [`StateMachine`]) and not the log's storage (that is `cairn-wal`). A [`Transport`]
+//! carries messages between members: [`GrpcTransport`] and [`PeerService`] (in
+//! [`grpc`]) do it over the network with tonic.
 //!
 //! A single-member cluster applying a proposal to a tiny state machine:
 //!
@@ -89,6 +90,7 @@
 //! ```
 
 pub mod conformance;
+pub mod grpc;
 
 mod command;
 mod config;
@@ -108,6 +110,7 @@ mod waiters;
 
 pub use config::NodeConfig;
 pub use error::{NodeError, ProposalError, ReadError, StepError, TransferError};
+pub use grpc::{GrpcError, GrpcOptions, GrpcTransport, PeerService, PeerStats};
 pub use handle::NodeHandle;
 pub use membership::MembershipChange;
 pub use node::RaftNode;

@@ -39,6 +39,8 @@ pub struct Core<B: Backend> {
     pub token: String,
     /// When the member started.
     pub started: Instant,
+    /// A channel to the leader's client URL, for requests only the leader serves.
+    pub leader_channel: parking_lot::Mutex<Option<(String, tonic::transport::Channel)>>,
 }
 
 impl<B: Backend> Core<B> {

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod lease;
 pub mod members;
 mod run;
+mod slog_bridge;
 pub mod state;
 
 pub use run::run;

@@ -16,9 +16,9 @@ use cairn_proto::etcdserverpb::lease_server::LeaseServer;
 use cairn_proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use cairn_proto::etcdserverpb::watch_server::WatchServer;
 use cairn_proto::etcdserverpb::{CompactionRequest, LeaseRevokeRequest, MemberListRequest};
+use cairn_raft::grpc::{GrpcOptions, GrpcTransport, PeerService};
 use cairn_raft::{NodeConfig, RaftNode, Role};
 use cairn_storage::{Options, WriteBatch};
-use raft::eraftpb::Message;
 
 use crate::api::grpc::{cluster, kv, lease, maintenance, watch};
 use crate::apply::Applier;
@@ -34,13 +34,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     config.validate()?;
     let engine = engine::choose(config.backend.as_deref())?;
     with_engine!(engine, run_with(config, shutdown))
-}
-
-/// A transport for a cluster of one: there is nobody to send to.
-struct NoPeers;
-
-impl cairn_raft::Transport for NoPeers {
-    fn send(&self, _messages: Vec<Message>) {}
 }
 
 /// Who this member is and whom it starts with.
@@ -73,15 +66,14 @@ async fn identity<B: Backend>(config: &Config, backend: &B) -> anyhow::Result<Id
             let members: Vec<cairnpb::Member> = cluster
                 .members
                 .iter()
+                // Every initial member records the same table (names and peer URLs,
+                // as etcd's bootstrap entries carry); client URLs come when each
+                // member publishes them through raft.
                 .map(|(name, urls)| cairnpb::Member {
                     id: ids::member_id(urls, token, None),
-                    name: if *name == config.name { name.clone() } else { String::new() },
+                    name: name.clone(),
                     peer_urls: urls.clone(),
-                    client_urls: if *name == config.name {
-                        parse_urls(&config.advertise_client_urls).unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    },
+                    client_urls: Vec::new(),
                     is_learner: false,
                 })
                 .collect();
@@ -199,7 +191,13 @@ async fn run_with<B: Backend>(
     node_config.election_ticks = config.election_ticks();
     node_config.snapshot_count = config.snapshot_count;
     node_config.max_proposal_bytes = node_config.max_proposal_bytes.max(config.max_request_bytes as usize + 1024);
-    let node = RaftNode::start(node_config, applier, NoPeers).context("cannot start the raft node")?;
+    node_config.logger = crate::slog_bridge::logger();
+    let grpc_options = GrpcOptions { logger: crate::slog_bridge::logger(), ..GrpcOptions::default() };
+    let transport = GrpcTransport::new(identity.member_id, identity.cluster_id, grpc_options.clone());
+    sync_peers(&transport, &state);
+    let node = RaftNode::start(node_config, applier, transport.clone()).context("cannot start the raft node")?;
+    transport.connect(node.handle()).context("cannot start the peer transport")?;
+    let peer_service = PeerService::new(node.handle(), identity.cluster_id, grpc_options);
     let core = Arc::new(Core {
         state: state.clone(),
         node: node.handle().clone(),
@@ -210,6 +208,7 @@ async fn run_with<B: Backend>(
         name: config.name.clone(),
         token: config.initial_cluster_token.clone(),
         started: Instant::now(),
+        leader_channel: parking_lot::Mutex::new(None),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -232,9 +231,11 @@ async fn run_with<B: Backend>(
     for addr in listen_addrs(&config.listen_peer_urls)? {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(%addr, "serving peer requests");
-        tasks.push(tokio::spawn(serve_peers(core.clone(), listener, stop_rx.clone())));
+        let service = peer_service.clone();
+        tasks.push(tokio::spawn(serve_peers(core.clone(), service, listener, stop_rx.clone())));
     }
     tasks.push(tokio::spawn(lease_loop(core.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(peers_loop(transport.clone(), state.clone(), stop_rx.clone())));
     let publish = publish_loop(core.clone(), parse_urls(&config.advertise_client_urls)?, stop_rx.clone());
     tasks.push(tokio::spawn(async move {
         if publish.await {
@@ -247,11 +248,13 @@ async fn run_with<B: Backend>(
 
     shutdown.await;
     let _ = stop_tx.send(true);
+    // The node stops first: open peer streams end with it, so the peer server can.
+    drop(core);
+    let stopped = node.shutdown().await;
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
-    drop(core);
-    node.shutdown().await.context("stopping the raft node")?;
+    stopped.context("stopping the raft node")?;
     if let Err(e) = state.store.backend().sync() {
         tracing::warn!(error = %e, "final backend sync failed");
     }
@@ -289,13 +292,51 @@ async fn serve_clients<B: Backend>(
     }
 }
 
+/// Points the transport at the members the state knows (other than this one).
+fn sync_peers<B: Backend>(transport: &GrpcTransport, state: &State<B>) {
+    let me = state.member_id;
+    let members: Vec<(u64, Vec<String>)> =
+        state.members.read().members.values().filter(|m| m.id != me).map(|m| (m.id, m.peer_urls.clone())).collect();
+    let known = transport.peers();
+    tracing::trace!(?members, ?known, "syncing peers");
+    for (id, urls) in &members {
+        if !known.iter().any(|(k, u)| k == id && u == urls)
+            && let Err(e) = transport.set_peer(*id, urls.clone())
+        {
+            tracing::warn!(peer = format_args!("{id:x}"), error = %e, "bad peer URLs");
+        }
+    }
+    for (id, _) in known {
+        if !members.iter().any(|(m, _)| *m == id) {
+            transport.remove_peer(id);
+        }
+    }
+}
+
+/// Follows membership changes with the transport.
+async fn peers_loop<B: Backend>(
+    transport: GrpcTransport,
+    state: Arc<State<B>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => sync_peers(&transport, &state),
+        }
+    }
+}
+
 async fn serve_peers<B: Backend>(
     core: Arc<Core<B>>,
+    peers: PeerService,
     listener: tokio::net::TcpListener,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let result = tonic::transport::Server::builder()
+        .add_service(peers.into_server())
         .add_service(ClusterServer::new(cluster::ClusterService::new(core.clone())))
         .serve_with_incoming_shutdown(incoming, stopped(stop))
         .await;
@@ -380,6 +421,7 @@ async fn publish_loop<B: Backend>(
                 continue;
             }
         }
+        tracing::debug!(status = ?core.node.status(), "waiting to publish this member");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

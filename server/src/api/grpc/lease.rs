@@ -7,15 +7,18 @@ use std::time::Instant;
 
 use cairn_mvcc::Backend;
 use cairn_proto::cairnpb::internal_request::Request as Internal;
+use cairn_proto::etcdserverpb::lease_client::LeaseClient;
 use cairn_proto::etcdserverpb::lease_server::Lease;
 use cairn_proto::etcdserverpb::{
     LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseLeasesRequest,
     LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest,
     LeaseTimeToLiveResponse,
 };
+use cairn_raft::Role;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::kv::check_quota;
@@ -38,8 +41,53 @@ impl<B: Backend> LeaseService<B> {
 
 type KeepAliveStream = Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send>>;
 
-/// Renews lease `id` on this member if it leads; the TTL, or 0 if the lease is gone.
+/// A lease client to the current leader's client URL (followers forward
+/// keep-alives and time-to-live there, as etcd's followers do).
+async fn leader_client<B: Backend>(core: &Core<B>) -> Result<LeaseClient<Channel>, RequestError> {
+    let leader = core.node.status().leader_id.ok_or(RequestError::NoLeader)?;
+    let url = {
+        let members = core.state.members.read();
+        members.members.get(&leader).and_then(|m| m.client_urls.first().cloned()).ok_or(RequestError::NoLeader)?
+    };
+    if let Some((cached_url, channel)) = core.leader_channel.lock().clone()
+        && cached_url == url
+    {
+        return Ok(LeaseClient::new(channel));
+    }
+    let endpoint = Channel::from_shared(url.clone()).map_err(|_| RequestError::NoLeader)?;
+    let channel = tokio::time::timeout(core.request_timeout, endpoint.connect())
+        .await
+        .map_err(|_| RequestError::Timeout)?
+        .map_err(|_| RequestError::LeaderChanged)?;
+    *core.leader_channel.lock() = Some((url, channel.clone()));
+    Ok(LeaseClient::new(channel))
+}
+
+fn from_status(status: Status) -> RequestError {
+    match status.message() {
+        m if m.contains("requested lease not found") => LeaseError::NotFound.into(),
+        _ => RequestError::LeaderChanged,
+    }
+}
+
+/// Renews lease `id` at the leader, from a follower.
+async fn forward_renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError> {
+    let mut client = leader_client(core).await?;
+    let request = tokio_stream::once(LeaseKeepAliveRequest { id });
+    let mut responses = client.lease_keep_alive(request).await.map_err(from_status)?.into_inner();
+    match responses.message().await {
+        Ok(Some(response)) => Ok(response.ttl),
+        Ok(None) => Err(RequestError::LeaderChanged),
+        Err(status) => Err(from_status(status)),
+    }
+}
+
+/// Renews lease `id`: here if this member leads, else at the leader. The TTL,
+/// or 0 if the lease is gone.
 async fn renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError> {
+    if core.node.status().role != Role::Leader {
+        return forward_renew(core, id).await;
+    }
     // A lease renewed just after a leader change must not be one the new leader
     // already revoked: wait until this member has applied what it committed.
     core.linearizable_read().await?;
@@ -47,13 +95,8 @@ async fn renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError>
     match result {
         Ok(ttl) => Ok(ttl),
         Err(LeaseError::NotFound) => Ok(0),
-        Err(LeaseError::NotPrimary) => {
-            if core.node.status().leader_id.is_none() {
-                Err(RequestError::NoLeader)
-            } else {
-                Err(RequestError::NotLeader)
-            }
-        }
+        // Leadership moved between the check and the renewal.
+        Err(LeaseError::NotPrimary) => forward_renew(core, id).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -124,6 +167,13 @@ impl<B: Backend> Lease for LeaseService<B> {
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
         let request = request.into_inner();
+        if self.core.node.status().role != Role::Leader {
+            // Only the leader knows how long a lease has left.
+            let mut client = leader_client(&self.core).await?;
+            let mut response = client.lease_time_to_live(request).await?.into_inner();
+            response.header = Some(self.core.header(0));
+            return Ok(Response::new(response));
+        }
         self.core.linearizable_read().await?;
         let lessor = self.core.state.lessor.lock();
         let response = match lessor.get(request.id) {
