@@ -75,8 +75,13 @@ impl Generation {
         let map_size = usize::try_from(options.max_size).unwrap_or(usize::MAX);
         open.map_size(map_size).max_dbs(1024).max_readers(4096);
         if options.durability == Durability::Relaxed {
-            // SAFETY: NO_SYNC only changes when LMDB calls fsync; `sync` flushes.
-            unsafe { open.flags(EnvFlags::NO_SYNC) };
+            // Relaxed commits write straight into the map (no copy of every dirty
+            // page through write(2)) and leave flushing to the kernel; `sync`
+            // flushes with msync.
+            // SAFETY: NO_SYNC and MAP_ASYNC only change when data reaches the disk;
+            // WRITE_MAP makes the map writable, which only LMDB's own code writes
+            // through (nothing in this crate hands out pointers into it).
+            unsafe { open.flags(EnvFlags::NO_SYNC | EnvFlags::WRITE_MAP | EnvFlags::MAP_ASYNC) };
         }
         // SAFETY: the folder is private to this backend: nothing else maps or
         // writes its files, and heed refuses to open one environment twice.
@@ -148,9 +153,12 @@ impl Generation {
     }
 
     pub(crate) fn space(&self) -> Result<SpaceUsage> {
-        let allocated = self.env.real_disk_size().map_err(lmdb)?;
         let (txn, buckets) = self.begin_read()?;
         let page = u64::from(self.env.unnamed_database_stat().page_size);
+        // The file's high-water mark: pages up to the last one LMDB has used. (With
+        // WRITE_MAP the file is as long as the whole map, mostly sparse, so its
+        // length says nothing.)
+        let allocated = (self.env.info().last_page_number as u64 + 1) * page;
         let unnamed = self.env.unnamed_database_stat();
         // Two meta pages, the catalogue of buckets, and every bucket's pages.
         let mut in_use = page * 2 + unnamed.non_free_page_size() as u64;

@@ -5,6 +5,12 @@
 //!   target and engine, the layering rules (`cargo tree`), the whole
 //!   workspace's tests under nextest, the doc tests, and one pass of every
 //!   criterion bench in test mode.
+//! - `fuzz [--seconds N]`: the WAL record decoder's fuzz target for N seconds
+//!   (default 60), on nightly (see `fuzz.rs`).
+//! - `cluster`: a local 3-member cluster from the `Procfile` (see `cluster.rs`).
+
+mod cluster;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,8 +28,10 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("cluster") => cluster::cluster(),
         _ => {
-            eprintln!("usage: cargo xtask test");
+            eprintln!("usage: cargo xtask test | fuzz [--seconds N] | cluster");
             std::process::exit(2);
         }
     }
@@ -89,8 +97,26 @@ fn missing_packages() -> Vec<&'static str> {
     if !has_libclang {
         missing.push("libclang-dev");
     }
-    if output(Command::new("sh").args(["-c", "command -v c++"])).is_err() {
+    let has = |command: &str| output(Command::new("sh").args(["-c", &format!("command -v {command}")])).is_ok();
+    if !has("c++") {
         missing.push("g++");
+    }
+    // The `etcd-client` crate (a test client) generates its code with protoc.
+    if !has("protoc") {
+        missing.push("protobuf-compiler");
+    }
+    // The reference peer the compatibility tests compare against: etcd 3.4 and
+    // its etcdctl, and etcd's .proto files that cairn-proto is checked against.
+    if !has("etcd") {
+        missing.push("etcd-server");
+    }
+    if !has("etcdctl") {
+        missing.push("etcd-client");
+    }
+    if !Path::new("/usr/share/gocode/src/go.etcd.io/etcd/etcdserver/etcdserverpb/rpc.proto").exists()
+        && output(Command::new("dpkg").args(["-s", "golang-etcd-server-dev"])).is_err()
+    {
+        missing.push("golang-etcd-server-dev");
     }
     missing
 }
