@@ -145,3 +145,42 @@ async fn oversized_requests_are_refused_and_the_server_goes_on() {
     client.put("small", "ok", None).await.expect("the server goes on serving");
     assert_eq!(client.get("big", None).await.expect("get").count(), 0);
 }
+
+#[tokio::test]
+async fn nospace_alarm_refuses_writes_until_compacted_defragmented_and_disarmed() {
+    let member = Member::start(&["--quota-backend-bytes", "4000000"]);
+    let mut client = connect(&member).await;
+    let value = vec![b'v'; 100_000];
+    let mut refused = None;
+    for i in 0..200 {
+        match client.put(format!("k{}", i % 5), value.clone(), None).await {
+            Ok(_) => {}
+            Err(e) => {
+                refused = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("writes past the quota are refused");
+    assert!(refused.contains("etcdserver: mvcc: database space exceeded"), "{refused}");
+    let alarms = client.alarm(etcd_client::AlarmAction::Get, etcd_client::AlarmType::None, None).await.expect("alarms");
+    assert_eq!(alarms.alarms().len(), 1);
+    assert_eq!(alarms.alarms()[0].alarm(), etcd_client::AlarmType::Nospace);
+    // Reads and deletes still work; puts do not, even small ones.
+    assert_eq!(client.get("k0", None).await.expect("get").count(), 1);
+    let small = client.put("small", "x", None).await.expect_err("still refused");
+    assert!(small.to_string().contains("database space exceeded"), "{small}");
+
+    // etcd's recovery: compact, defragment, disarm.
+    let revision = client.get("k0", None).await.expect("get").header().expect("header").revision();
+    client.compact(revision, Some(etcd_client::CompactionOptions::new().with_physical())).await.expect("compact");
+    client.defragment().await.expect("defragment");
+    let member_id = alarms.alarms()[0].member_id();
+    let mut only_this = etcd_client::AlarmOptions::new();
+    only_this.with_member(member_id);
+    client
+        .alarm(etcd_client::AlarmAction::Deactivate, etcd_client::AlarmType::Nospace, Some(only_this))
+        .await
+        .expect("disarm");
+    client.put("small", "x", None).await.expect("writes are accepted again");
+}
