@@ -16,7 +16,7 @@ use cairn_proto::etcdserverpb::lease_server::LeaseServer;
 use cairn_proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use cairn_proto::etcdserverpb::watch_server::WatchServer;
 use cairn_proto::etcdserverpb::{CompactionRequest, LeaseRevokeRequest, MemberListRequest};
-use cairn_raft::grpc::{GrpcOptions, GrpcTransport, PeerService};
+use cairn_raft::grpc::{GrpcOptions, GrpcTransport, PeerService, SnapshotData};
 use cairn_raft::{NodeConfig, RaftNode, Role};
 use cairn_storage::{Options, WriteBatch};
 
@@ -192,7 +192,12 @@ async fn run_with<B: Backend>(
     node_config.snapshot_count = config.snapshot_count;
     node_config.max_proposal_bytes = node_config.max_proposal_bytes.max(config.max_request_bytes as usize + 1024);
     node_config.logger = crate::slog_bridge::logger();
-    let grpc_options = GrpcOptions { logger: crate::slog_bridge::logger(), ..GrpcOptions::default() };
+    let export_state = state.clone();
+    let grpc_options = GrpcOptions {
+        logger: crate::slog_bridge::logger(),
+        snapshot_data: Some(SnapshotData(Arc::new(move |_| crate::apply::export_for_peer(&export_state)))),
+        ..GrpcOptions::default()
+    };
     let transport = GrpcTransport::new(identity.member_id, identity.cluster_id, grpc_options.clone());
     sync_peers(&transport, &state);
     let node = RaftNode::start(node_config, applier, transport.clone()).context("cannot start the raft node")?;

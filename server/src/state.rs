@@ -146,6 +146,11 @@ impl<B: Backend> State<B> {
         cached.1
     }
 
+    /// Forgets the cached backend size (after a defragmentation changed it).
+    pub fn forget_db_size(&self) {
+        self.db_size.lock().0 = None;
+    }
+
     /// The cluster id.
     pub fn cluster_id(&self) -> u64 {
         self.members.read().cluster_id

@@ -1,6 +1,22 @@
 //! [`GrpcOptions`]: the knobs of the peer transport and service.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use raft::eraftpb::SnapshotMetadata;
+
+/// Makes the data of a snapshot just before it is sent to a peer, from the
+/// snapshot's metadata. A state machine whose durable state lives outside the
+/// log (a database) can keep its raft snapshots tiny and stream the database
+/// only when a follower needs it, as etcd does.
+#[derive(Clone)]
+pub struct SnapshotData(pub Arc<dyn Fn(&SnapshotMetadata) -> Result<Vec<u8>, String> + Send + Sync>);
+
+impl std::fmt::Debug for SnapshotData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotData(..)")
+    }
+}
 
 /// Settings of a [`GrpcTransport`](super::GrpcTransport) and a
 /// [`PeerService`](super::PeerService). Make one with `GrpcOptions::default()` and
@@ -36,6 +52,9 @@ pub struct GrpcOptions {
     pub max_snapshot_bytes: u64,
     /// Where connection changes and refused streams are logged (nowhere by default).
     pub logger: slog::Logger,
+    /// If set, replaces the data of each outgoing snapshot (called on a blocking
+    /// thread); otherwise the snapshot is sent as raft holds it.
+    pub snapshot_data: Option<SnapshotData>,
 }
 
 impl Default for GrpcOptions {
@@ -53,6 +72,7 @@ impl Default for GrpcOptions {
             snapshot_timeout: Duration::from_secs(300),
             max_snapshot_bytes: 8 << 30,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
+            snapshot_data: None,
         }
     }
 }

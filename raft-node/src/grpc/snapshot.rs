@@ -53,7 +53,14 @@ impl SnapshotSender {
         }
     }
 
-    async fn send(&self, message: Message) -> Result<(), String> {
+    async fn send(&self, mut message: Message) -> Result<(), String> {
+        if let Some(source) = self.options.snapshot_data.clone() {
+            let metadata = message.get_snapshot().get_metadata().clone();
+            let data = tokio::task::spawn_blocking(move || (source.0)(&metadata))
+                .await
+                .map_err(|e| format!("making the snapshot data: {e}"))??;
+            message.mut_snapshot().set_data(data.into());
+        }
         let urls = self.urls.borrow().clone();
         let channel = connect(&urls, &self.options).await?;
         let chunks = snapshot_chunks(self.from, self.cluster_id, message, self.options.snapshot_chunk_bytes)

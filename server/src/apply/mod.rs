@@ -51,6 +51,17 @@ pub enum Applied {
     Nothing,
 }
 
+/// The data of every raft snapshot this member takes: the state is in the backend.
+const SNAPSHOT_MARKER: &[u8] = b"cairn: state in the backend\n";
+
+/// The data a follower is sent with a snapshot: an export of this member's
+/// backend (at its current applied index, at or after the snapshot's).
+pub fn export_for_peer<B: Backend>(state: &State<B>) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    state.store.backend().export(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// The result a proposer gets.
 pub type Output = Result<Applied, RequestError>;
 
@@ -273,11 +284,17 @@ impl<B: Backend> StateMachine for Applier<B> {
     fn apply(&mut self, entries: &[Committed<'_>]) -> Result<Vec<Output>, ApplyError> {
         let Some(last) = entries.last() else { return Ok(Vec::new()) };
         let state = self.state.clone();
+        // Entries a restored export already holds are not applied again.
+        let recorded = state.store.consistent_index();
         let mut writer = state.store.writer();
         let now = Instant::now();
         let mut outputs = Vec::with_capacity(entries.len());
         let mut compactions = Vec::new();
         for entry in entries {
+            if entry.index <= recorded {
+                outputs.push(Ok(Applied::Nothing));
+                continue;
+            }
             let output = match entry.payload {
                 Payload::Empty => Ok(Applied::Nothing),
                 Payload::Normal(data) => match InternalRequest::decode(data) {
@@ -292,7 +309,7 @@ impl<B: Backend> StateMachine for Applier<B> {
             };
             outputs.push(output);
         }
-        writer.commit(Some(last.index))?;
+        writer.commit((last.index > recorded).then_some(last.index))?;
         drop(writer);
         self.applied = last.index;
         for (revision, done) in compactions {
@@ -305,13 +322,30 @@ impl<B: Backend> StateMachine for Applier<B> {
         self.applied
     }
 
+    /// The state lives in the backend, so a raft snapshot holds only a marker:
+    /// the backend is made durable at the snapshot's index (so a restart never
+    /// needs the log before it), and a follower that needs the state is sent an
+    /// export of the leader's backend when the snapshot goes out
+    /// ([`export_for_peer`]).
     fn snapshot(&self) -> Result<Vec<u8>, ApplyError> {
-        let mut out = Vec::new();
-        self.state.store.backend().export(&mut out)?;
-        Ok(out)
+        self.state.store.backend().sync()?;
+        Ok(SNAPSHOT_MARKER.to_vec())
     }
 
     fn restore(&mut self, snap: &Snapshot) -> Result<(), ApplyError> {
+        let index = snap.get_metadata().index;
+        if snap.get_data() == SNAPSHOT_MARKER {
+            let recorded = self.state.store.consistent_index();
+            if index <= 1 || recorded >= index {
+                // A new cluster's first snapshot (its state was recorded before the
+                // node started), or a backend already at or past the snapshot.
+                self.applied = index;
+                return Ok(());
+            }
+            return Err(ApplyError::Corrupt(format!(
+                "the backend is at index {recorded}, behind snapshot {index}, and the snapshot holds no data"
+            )));
+        }
         let mut batch = WriteBatch::new();
         let backend = self.state.store.backend();
         {
@@ -343,11 +377,15 @@ impl<B: Backend> StateMachine for Applier<B> {
         if let Some(e) = failed {
             return Err(e.into());
         }
-        let index = snap.get_metadata().index;
-        batch.put(cairn_mvcc::buckets::META, b"consistent_index".to_vec(), index.to_be_bytes().to_vec())?;
+        // The export may be of a later state than the snapshot's index (it is made
+        // when the snapshot is sent); it records its own consistent index, and
+        // entries up to it are skipped when they arrive.
         backend.commit(batch)?;
         self.state.store.reload()?;
         self.state.reload_side_tables().map_err(|e| ApplyError::Corrupt(e.to_string()))?;
+        if self.state.store.consistent_index() < index {
+            return Err(ApplyError::Corrupt(format!("a snapshot export behind its index {index}")));
+        }
         self.applied = index;
         Ok(())
     }

@@ -148,6 +148,7 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
             .await
             .map_err(internal)?
             .map_err(internal)?;
+        self.core.state.forget_db_size();
         Ok(Response::new(DefragmentResponse { header: None }))
     }
 
