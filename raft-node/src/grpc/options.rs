@@ -10,7 +10,10 @@ use raft::eraftpb::SnapshotMetadata;
 /// log (a database) can keep its raft snapshots tiny and stream the database
 /// only when a follower needs it, as etcd does.
 #[derive(Clone)]
-pub struct SnapshotData(pub Arc<dyn Fn(&SnapshotMetadata) -> Result<Vec<u8>, String> + Send + Sync>);
+pub struct SnapshotData(pub Arc<MakeSnapshotData>);
+
+/// The function behind [`SnapshotData`]: the data for a snapshot's metadata, or why not.
+pub type MakeSnapshotData = dyn Fn(&SnapshotMetadata) -> Result<Vec<u8>, String> + Send + Sync;
 
 impl std::fmt::Debug for SnapshotData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

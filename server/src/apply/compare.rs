@@ -63,7 +63,7 @@ mod tests {
         Compare {
             result: result as i32,
             target: target as i32,
-            key: b"k".to_vec().into(),
+            key: b"k".to_vec(),
             target_union: Some(union),
             range_end: Default::default(),
         }
@@ -80,12 +80,9 @@ mod tests {
             lease: 0,
         };
         let kvs = [kv];
+        assert!(holds(&compare(CompareTarget::Value, CompareResult::Equal, TargetUnion::Value(b"v2".to_vec())), &kvs));
         assert!(holds(
-            &compare(CompareTarget::Value, CompareResult::Equal, TargetUnion::Value(b"v2".to_vec().into())),
-            &kvs
-        ));
-        assert!(holds(
-            &compare(CompareTarget::Value, CompareResult::Greater, TargetUnion::Value(b"v1".to_vec().into())),
+            &compare(CompareTarget::Value, CompareResult::Greater, TargetUnion::Value(b"v1".to_vec())),
             &kvs
         ));
         assert!(holds(&compare(CompareTarget::Version, CompareResult::Less, TargetUnion::Version(3)), &kvs));
@@ -95,7 +92,7 @@ mod tests {
         // A missing key has version 0 but no value.
         assert!(holds(&compare(CompareTarget::Version, CompareResult::Equal, TargetUnion::Version(0)), &[]));
         assert!(!holds(
-            &compare(CompareTarget::Value, CompareResult::NotEqual, TargetUnion::Value(b"x".to_vec().into())),
+            &compare(CompareTarget::Value, CompareResult::NotEqual, TargetUnion::Value(b"x".to_vec())),
             &[]
         ));
     }
