@@ -91,6 +91,33 @@ impl<B: Backend> Core<B> {
         }
     }
 
+    /// A channel to the current leader's client URL, for requests only the
+    /// leader serves (followers forward them, as etcd's do).
+    pub async fn leader_channel(&self) -> Result<tonic::transport::Channel, RequestError> {
+        let leader = self.node.status().leader_id.ok_or(RequestError::NoLeader)?;
+        let url = {
+            let members = self.state.members.read();
+            members.members.get(&leader).and_then(|m| m.client_urls.first().cloned()).ok_or(RequestError::NoLeader)?
+        };
+        if let Some((cached_url, channel)) = self.leader_channel.lock().clone()
+            && cached_url == url
+        {
+            return Ok(channel);
+        }
+        let endpoint = tonic::transport::Channel::from_shared(url.clone()).map_err(|_| RequestError::NoLeader)?;
+        let channel = tokio::time::timeout(self.request_timeout, endpoint.connect())
+            .await
+            .map_err(|_| RequestError::Timeout)?
+            .map_err(|_| RequestError::LeaderChanged)?;
+        *self.leader_channel.lock() = Some((url, channel.clone()));
+        Ok(channel)
+    }
+
+    /// Whether this member leads.
+    pub fn is_leader(&self) -> bool {
+        self.node.status().role == Role::Leader
+    }
+
     /// Fails with `NoLeader` unless a leader is known.
     pub fn require_leader(&self) -> Result<(), RequestError> {
         let status = self.node.status();

@@ -283,6 +283,16 @@ async fn serve_clients<B: Backend>(
         .add_service(WatchServer::new(watch::WatchService::new(core.clone())).max_decoding_message_size(max_message))
         .add_service(LeaseServer::new(lease::LeaseService::new(core.clone())).max_decoding_message_size(max_message))
         .add_service(
+            cairn_proto::v3lockpb::lock_server::LockServer::new(crate::api::grpc::lock::LockService::new(core.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            cairn_proto::v3electionpb::election_server::ElectionServer::new(
+                crate::api::grpc::election::ElectionService::new(core.clone()),
+            )
+            .max_decoding_message_size(max_message),
+        )
+        .add_service(
             ClusterServer::new(cluster::ClusterService::new(core.clone())).max_decoding_message_size(max_message),
         )
         .add_service(

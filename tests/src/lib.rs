@@ -34,13 +34,15 @@ mod etcdctl;
 mod normalize;
 mod ports;
 mod server;
+mod status;
 mod textdiff;
 
 pub use binaries::{Kind, cairn_bin, diff_peer_is_etcd, etcd_bin, etcdctl_bin};
-pub use cluster::Cluster;
+pub use cluster::{AddedMember, Cluster};
 pub use differ::{Differ, Step, WatchPair};
 pub use etcdctl::{Background, Etcdctl, Output, etcdctl};
 pub use normalize::Normalizer;
 pub use ports::free_ports;
 pub use server::Server;
+pub use status::{EndpointStatus, HashKv, MemberLine, endpoint_hashkv, endpoint_status, member_list};
 pub use textdiff::line_diff;

@@ -27,6 +27,31 @@ pub(crate) enum StartError {
     Failed(String),
 }
 
+/// What a starting member must answer before it counts as started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ready {
+    /// `etcdctl endpoint health` (a linearizable read: a voter with a quorum).
+    Health,
+    /// `etcdctl endpoint status` (what a learner answers: it serves no linearizable read).
+    Status,
+}
+
+impl Ready {
+    fn command(self) -> &'static [&'static str] {
+        match self {
+            Ready::Health => &["endpoint", "health"],
+            Ready::Status => &["endpoint", "status"],
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Ready::Health => "healthy",
+            Ready::Status => "answering `endpoint status`",
+        }
+    }
+}
+
 /// What one member is started with.
 #[derive(Clone, Debug)]
 pub(crate) struct MemberSpec {
@@ -138,7 +163,13 @@ impl Server {
 
     /// Waits until `etcdctl endpoint health` succeeds against this member, or the deadline.
     pub(crate) fn wait_healthy(&mut self, deadline: Instant) -> Result<(), StartError> {
+        self.wait_ready(deadline, Ready::Health)
+    }
+
+    /// Waits until the etcdctl command of `ready` succeeds against this member, or the deadline.
+    pub(crate) fn wait_ready(&mut self, deadline: Instant, ready: Ready) -> Result<(), StartError> {
         let endpoint = self.endpoint();
+        let check = ready.command();
         loop {
             let exited = match self.child.as_mut() {
                 Some(child) => child.try_wait().expect("poll the server process"),
@@ -159,19 +190,18 @@ impl Server {
                     StartError::Failed(msg)
                 });
             }
-            let out = Etcdctl::new(&endpoint).timeout(Duration::from_secs(5)).run(&[
-                "--dial-timeout=1s",
-                "--command-timeout=2s",
-                "endpoint",
-                "health",
-            ]);
+            let mut args = vec!["--dial-timeout=1s", "--command-timeout=2s"];
+            args.extend_from_slice(check);
+            let out = Etcdctl::new(&endpoint).timeout(Duration::from_secs(5)).run(&args);
             if out.success() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(StartError::Failed(format!(
-                    "{} was not healthy within {HEALTH_TIMEOUT:?}; last `etcdctl endpoint health`: {}{}\n--- log tail ---\n{}",
+                    "{} was not {} within {HEALTH_TIMEOUT:?}; last `etcdctl {}`: {}{}\n--- log tail ---\n{}",
                     self.describe(),
+                    ready.label(),
+                    check.join(" "),
                     out.stdout,
                     out.stderr,
                     self.log_tail(40)

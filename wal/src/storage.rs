@@ -35,6 +35,9 @@ struct Core {
     prev_term: u64,
     /// Consecutive entries from `prev_index + 1`.
     entries: Vec<Entry>,
+    /// Raft asked for a snapshot the latest one cannot serve (too old, or from
+    /// before the peer joined): the application should make a newer one.
+    snapshot_wanted: bool,
 }
 
 impl Core {
@@ -72,6 +75,7 @@ impl WalStorage {
             prev_term: meta.term,
             snapshot,
             entries: recovered.entries,
+            snapshot_wanted: false,
         };
         WalStorage { core: Arc::new(RwLock::new(core)) }
     }
@@ -145,6 +149,12 @@ impl WalStorage {
         meta.set_conf_state(conf_state);
         core.snapshot = snapshot.clone();
         Ok(snapshot)
+    }
+
+    /// Whether raft asked for a snapshot newer than the latest (for a peer that
+    /// joined since, or one far behind); clears the request.
+    pub fn take_snapshot_request(&self) -> bool {
+        std::mem::take(&mut self.core.write().snapshot_wanted)
     }
 
     /// Discards the entries before `index`, which becomes the first index (raft may
@@ -227,10 +237,19 @@ impl Storage for WalStorage {
     /// The latest snapshot. `SnapshotTemporarilyUnavailable` if it is older than
     /// `request_index` or does not reach the first index: the application should make
     /// a newer one with [`create_snapshot`](WalStorage::create_snapshot), and raft asks again.
-    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        let core = self.core.read();
-        let index = core.snapshot.get_metadata().index;
-        if index < request_index || index < core.prev_index {
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
+        let mut core = self.core.write();
+        let meta = core.snapshot.get_metadata();
+        let index = meta.index;
+        // A peer that joined after the snapshot would ignore it: it is not in its
+        // configuration.
+        let conf = meta.get_conf_state();
+        let knows_peer = to == 0
+            || [conf.get_voters(), conf.get_learners(), conf.get_voters_outgoing(), conf.get_learners_next()]
+                .iter()
+                .any(|ids| ids.contains(&to));
+        if index < request_index || index < core.prev_index || !knows_peer {
+            core.snapshot_wanted = true;
             return Err(RaftError::Store(StorageError::SnapshotTemporarilyUnavailable));
         }
         Ok(core.snapshot.clone())

@@ -17,7 +17,11 @@ impl<S: StateMachine> Driver<S> {
         // again; snapshot once raft caught up, so compaction never drops an entry
         // raft has yet to deliver.
         let raft_applied = self.raw.raft.raft_log.applied;
-        if count == 0 || self.applied < self.snapshot_index.saturating_add(count) || self.applied > raft_applied {
+        let due = count != 0 && self.applied >= self.snapshot_index.saturating_add(count);
+        // Raft needs a newer snapshot than the latest for some peer (one that joined
+        // after it, whose configuration it lacks): make one now.
+        let requested = self.storage.take_snapshot_request() && self.applied > self.snapshot_index;
+        if !(due || requested) || self.applied > raft_applied {
             return Ok(());
         }
         let index = self.applied;

@@ -135,7 +135,9 @@ async fn members_come_and_go_while_proposals_continue() {
     }
     stop.store(true, Ordering::Relaxed);
     let outcomes = wait::bounded("the client", background).await.expect("client task");
-    assert!(outcomes.acked.len() >= 20, "proposals continued: {} acked", outcomes.acked.len());
+    // New members get a fresh snapshot as soon as raft asks for one, so the
+    // changes go quickly; the client still gets a steady stream through.
+    assert!(outcomes.acked.len() >= 10, "proposals continued: {} acked", outcomes.acked.len());
     let log = cluster.converged(&voters).await;
     outcomes.check(&log);
     // The joint change and raft's automatic leave reached the state machine in order.

@@ -6,12 +6,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cairn_mvcc::Backend;
 use cairn_proto::cairnpb;
 use cairn_proto::cairnpb::internal_request::Request as Internal;
+use cairn_proto::etcdserverpb::StatusRequest;
+use cairn_proto::etcdserverpb::cluster_client::ClusterClient;
 use cairn_proto::etcdserverpb::cluster_server::Cluster;
+use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use cairn_proto::etcdserverpb::{
     Member, MemberAddRequest, MemberAddResponse, MemberListRequest, MemberListResponse, MemberPromoteRequest,
     MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
 };
 use prost::Message;
+use std::time::Duration;
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::config::parse_urls;
@@ -32,6 +37,27 @@ impl<B: Backend> ClusterService<B> {
 
     fn members(&self) -> Vec<Member> {
         self.core.state.members.read().members.values().map(to_pb).collect()
+    }
+
+    /// A client to the leader, for a membership change asked of a follower.
+    async fn leader(&self) -> Result<ClusterClient<Channel>, Status> {
+        Ok(ClusterClient::new(self.core.leader_channel().await?))
+    }
+
+    /// etcd's readiness rule for promotion: the learner has applied at least
+    /// 90% of what the leader has committed (asked of the learner itself).
+    async fn learner_ready(&self, learner: &cairnpb::Member) -> bool {
+        let Some(url) = learner.client_urls.first() else { return false };
+        let committed = self.core.node.status().commit;
+        let ask = async {
+            let channel = tonic::transport::Channel::from_shared(url.clone()).ok()?.connect().await.ok()?;
+            let status = MaintenanceClient::new(channel).status(StatusRequest {}).await.ok()?.into_inner();
+            Some(status.raft_applied_index)
+        };
+        match tokio::time::timeout(Duration::from_secs(2), ask).await {
+            Ok(Some(applied)) => applied as f64 >= committed as f64 * 0.9,
+            _ => false,
+        }
     }
 }
 
@@ -56,6 +82,9 @@ fn check_urls(urls: &[String]) -> Result<(), RequestError> {
 impl<B: Backend> Cluster for ClusterService<B> {
     async fn member_add(&self, request: Request<MemberAddRequest>) -> Result<Response<MemberAddResponse>, Status> {
         let request = request.into_inner();
+        if !self.core.is_leader() {
+            return self.leader().await?.member_add(request).await;
+        }
         check_urls(&request.peer_ur_ls)?;
         {
             let membership = self.core.state.members.read();
@@ -93,7 +122,11 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        let id = request.into_inner().id;
+        let request = request.into_inner();
+        if !self.core.is_leader() {
+            return self.leader().await?.member_remove(request).await;
+        }
+        let id = request.id;
         if !self.core.state.members.read().members.contains_key(&id) {
             return Err(RequestError::MemberNotFound.into());
         }
@@ -123,13 +156,20 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        let id = request.into_inner().id;
+        let request = request.into_inner();
+        if !self.core.is_leader() {
+            return self.leader().await?.member_promote(request).await;
+        }
+        let id = request.id;
         let learner = match self.core.state.members.read().members.get(&id) {
             None => return Err(RequestError::MemberNotFound.into()),
-            Some(m) => m.is_learner,
+            Some(m) => m.clone(),
         };
-        if !learner {
+        if !learner.is_learner {
             return Err(RequestError::MemberNotLearner.into());
+        }
+        if !self.learner_ready(&learner).await {
+            return Err(RequestError::LearnerNotReady.into());
         }
         self.core.node.promote_learner(id, Vec::new()).await.map_err(proposal_error)?;
         Ok(Response::new(MemberPromoteResponse { header: Some(self.core.cluster_header()), members: self.members() }))

@@ -44,23 +44,7 @@ type KeepAliveStream = Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, 
 /// A lease client to the current leader's client URL (followers forward
 /// keep-alives and time-to-live there, as etcd's followers do).
 async fn leader_client<B: Backend>(core: &Core<B>) -> Result<LeaseClient<Channel>, RequestError> {
-    let leader = core.node.status().leader_id.ok_or(RequestError::NoLeader)?;
-    let url = {
-        let members = core.state.members.read();
-        members.members.get(&leader).and_then(|m| m.client_urls.first().cloned()).ok_or(RequestError::NoLeader)?
-    };
-    if let Some((cached_url, channel)) = core.leader_channel.lock().clone()
-        && cached_url == url
-    {
-        return Ok(LeaseClient::new(channel));
-    }
-    let endpoint = Channel::from_shared(url.clone()).map_err(|_| RequestError::NoLeader)?;
-    let channel = tokio::time::timeout(core.request_timeout, endpoint.connect())
-        .await
-        .map_err(|_| RequestError::Timeout)?
-        .map_err(|_| RequestError::LeaderChanged)?;
-    *core.leader_channel.lock() = Some((url, channel.clone()));
-    Ok(LeaseClient::new(channel))
+    Ok(LeaseClient::new(core.leader_channel().await?))
 }
 
 fn from_status(status: Status) -> RequestError {

@@ -2,8 +2,11 @@
 //! gRPC statuses.
 
 pub mod cluster;
+pub mod coordination;
+pub mod election;
 pub mod kv;
 pub mod lease;
+pub mod lock;
 pub mod maintenance;
 pub mod status;
 pub mod validate;

@@ -1,0 +1,84 @@
+//! `v3lockpb.Lock`: etcd's lock service, a `concurrency.Mutex` per request.
+//!
+//! Lock(name, lease) puts `name/<lease hex>` on the lease unless it exists, and
+//! answers once no key under `name/` was created before it. The lock is held
+//! while that key exists: until Unlock deletes it or the lease ends.
+
+use std::sync::Arc;
+
+use cairn_mvcc::Backend;
+use cairn_proto::etcdserverpb::TxnRequest;
+use cairn_proto::etcdserverpb::request_op::Request as Op;
+use cairn_proto::v3lockpb::lock_server::Lock;
+use cairn_proto::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockResponse};
+use tonic::{Request, Response, Status};
+
+use super::coordination::{
+    CleanupOnDrop, WaitError, by_create, created_at, delete, delete_key, get, lease_key, ops, prefix_of, put,
+    range_kvs, session_lease, txn, unknown, wait_deletes,
+};
+use crate::core::Core;
+
+/// clientv3 `concurrency.ErrSessionExpired`: the waiter's key went away (its
+/// lease expired or was revoked) before the lock was its.
+const SESSION_EXPIRED: &str = "mutex: session is expired";
+
+/// The Lock service of a member.
+pub struct LockService<B: Backend> {
+    core: Arc<Core<B>>,
+}
+
+impl<B: Backend> LockService<B> {
+    /// The service over `core`.
+    pub fn new(core: Arc<Core<B>>) -> Self {
+        LockService { core }
+    }
+}
+
+#[tonic::async_trait]
+impl<B: Backend> Lock for LockService<B> {
+    async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        let LockRequest { name, lease } = request.into_inner();
+        let core = &self.core;
+        let lease = session_lease(core, lease).await?;
+        let prefix = prefix_of(&name);
+        let key = lease_key(&prefix, lease);
+        // Join the waiters unless this lease already did, and read the oldest
+        // waiter (the holder) in the same txn.
+        let owner = || Op::RequestRange(by_create(&prefix, true, 0));
+        let acquire = TxnRequest {
+            compare: vec![created_at(&key, 0)],
+            success: ops([put(&key, b"", lease), owner()]),
+            failure: ops([get(&key), owner()]),
+        };
+        let response = txn(core, acquire).await?;
+        let mut header = response.header.clone().unwrap_or_default();
+        let created = if response.succeeded {
+            header.revision
+        } else {
+            range_kvs(&response, 0).first().map(|kv| kv.create_revision).ok_or_else(|| unknown("lock key vanished"))?
+        };
+        let holder = range_kvs(&response, 1).first().map(|kv| kv.create_revision);
+        if holder.is_some_and(|h| h != created) {
+            // etcd's Mutex deletes its key when the wait fails, the client's
+            // cancellation and deadline included.
+            let unlock = TxnRequest { success: ops([delete(&key)]), ..Default::default() };
+            let mut cleanup = CleanupOnDrop::new(core.clone(), unlock);
+            let waited = wait_deletes(core, &prefix, created - 1, Some((&key, created))).await;
+            if !matches!(waited, Err(WaitError::Failed(_))) {
+                cleanup.disarm();
+            }
+            header = match waited {
+                Ok(header) => header,
+                Err(WaitError::OwnKeyGone) => return Err(unknown(SESSION_EXPIRED)),
+                Err(WaitError::Failed(status)) => return Err(status),
+            };
+        }
+        Ok(Response::new(LockResponse { header: Some(header), key }))
+    }
+
+    async fn unlock(&self, request: Request<UnlockRequest>) -> Result<Response<UnlockResponse>, Status> {
+        let response = delete_key(&self.core, &request.into_inner().key).await?;
+        Ok(Response::new(UnlockResponse { header: response.header }))
+    }
+}
