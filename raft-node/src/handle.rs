@@ -125,6 +125,12 @@ impl<S: StateMachine> NodeHandle<S> {
         self.status.borrow().clone()
     }
 
+    /// Reads the latest status without copying it (for hot paths that need one
+    /// field, e.g. the term for a response header).
+    pub fn with_status<T>(&self, read: impl FnOnce(&Status) -> T) -> T {
+        read(&self.status.borrow())
+    }
+
     /// A receiver of every status change; its `changed` fails once the node stopped.
     pub fn watch_status(&self) -> watch::Receiver<Status> {
         self.status.clone()

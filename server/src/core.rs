@@ -51,7 +51,7 @@ impl<B: Backend> Core<B> {
             cluster_id: self.state.cluster_id(),
             member_id: self.member_id,
             revision: if revision == 0 { self.state.store.current_revision() } else { revision },
-            raft_term: self.node.status().term,
+            raft_term: self.node.with_status(|s| s.term),
         }
     }
 
@@ -115,7 +115,7 @@ impl<B: Backend> Core<B> {
 
     /// Whether this member leads.
     pub fn is_leader(&self) -> bool {
-        self.node.status().role == Role::Leader
+        self.node.with_status(|s| s.role == Role::Leader)
     }
 
     /// Fails with `NoLeader` unless a leader is known.

@@ -1,6 +1,11 @@
 //! The `cairn` binary: one member of a cairn cluster, configured like etcd.
 
 use cairn_server::config::Config;
+
+/// mimalloc: the request path allocates many small buffers; glibc's allocator
+/// spent ~14% of a put's CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
