@@ -101,6 +101,33 @@ impl From<cairn_mvcc::Error> for RequestError {
     }
 }
 
+/// Why a Lock or Election request failed: etcd's `clientv3/concurrency` and
+/// `v3election` errors, and the KV errors of the requests they make.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinationError {
+    /// Proclaim by a key that no longer leads (`ErrElectionNotLeader`).
+    #[error("election: not leader")]
+    NotLeader,
+    /// Leader of an election without candidates (`ErrElectionNoLeader`).
+    #[error("election: no leader")]
+    NoLeader,
+    /// Proclaim or Resign without a leader key (`ErrMissingLeaderKey`).
+    #[error("\"leader\" field must be provided")]
+    MissingLeaderKey,
+    /// A lock waiter's key went away, its lease with it (`ErrSessionExpired`).
+    #[error("mutex: session is expired")]
+    SessionExpired,
+    /// The watcher of a waiter ended (compacted away, or the store stopped).
+    #[error("lost watcher waiting for delete")]
+    LostWatcher,
+    /// The client's deadline passed.
+    #[error("context deadline exceeded")]
+    DeadlineExceeded,
+    /// A request the recipe made failed.
+    #[error("{0}")]
+    Request(#[from] RequestError),
+}
+
 /// A failure of the state machine that stops the member (storage broke).
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

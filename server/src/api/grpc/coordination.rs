@@ -1,10 +1,7 @@
 //! What the Lock and Election services share: etcd's `clientv3/concurrency`
 //! recipes (one key per lease under a prefix, ordered by create revision) run on
-//! the member's own core rather than through a client to itself.
-//!
-//! etcd's v3lock and v3election servers return the errors of their embedded
-//! client, which carry no gRPC status: clients see code Unknown with etcd's
-//! message, for KV errors too (`etcdserver: requested lease not found`).
+//! the member's own core rather than through a client to itself. Errors are
+//! [`CoordinationError`]s, which reach clients as etcd's do (code Unknown).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,13 +20,13 @@ use cairn_proto::etcdserverpb::{
 use cairn_proto::mvccpb;
 use prost::Message;
 use tokio::sync::mpsc;
-use tonic::Status;
 
 use super::kv::check_quota;
 use super::validate;
 use crate::apply::Applied;
 use crate::apply::range::range;
 use crate::core::Core;
+use crate::error::{CoordinationError, RequestError};
 
 /// The TTL of the lease granted for a request without one (clientv3
 /// `concurrency`'s default session TTL).
@@ -38,9 +35,10 @@ const SESSION_TTL: i64 = 60;
 /// Watch responses buffered per waiter.
 const WATCH_BUFFER: usize = 64;
 
-/// The status etcd's embedded client errors reach clients as.
-pub fn unknown(e: impl std::fmt::Display) -> Status {
-    Status::unknown(e.to_string())
+type Result<T> = std::result::Result<T, CoordinationError>;
+
+fn unexpected(applied: Applied) -> CoordinationError {
+    RequestError::Internal(format!("unexpected apply result {applied:?}")).into()
 }
 
 /// `prefix` + the lease id as Go's `%x` prints it.
@@ -113,49 +111,49 @@ pub fn range_kvs(response: &TxnResponse, i: usize) -> &[mvccpb::KeyValue] {
 
 /// `lease`, or a new lease of 60 s if it is 0 (as etcd's servers open a
 /// `concurrency.Session` with the request's lease, which grants one for none).
-pub async fn session_lease<B: Backend>(core: &Core<B>, lease: i64) -> Result<i64, Status> {
+pub async fn session_lease<B: Backend>(core: &Core<B>, lease: i64) -> Result<i64> {
     if lease != 0 {
         return Ok(lease);
     }
-    check_quota(core, 16).await.map_err(unknown)?;
+    check_quota(core, 16).await?;
     let request = LeaseGrantRequest { ttl: SESSION_TTL, id: core.ids.next_lease_id() };
-    match core.propose(Internal::LeaseGrant(request)).await.map_err(unknown)? {
+    match core.propose(Internal::LeaseGrant(request)).await? {
         Applied::LeaseGrant(response) => Ok(response.id),
-        other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
 /// A txn proposed through raft, checked as the KV service checks one.
-pub async fn txn<B: Backend>(core: &Core<B>, request: TxnRequest) -> Result<TxnResponse, Status> {
-    validate::txn(&request, core.state.limits.max_txn_ops).map_err(unknown)?;
-    check_quota(core, request.encoded_len()).await.map_err(unknown)?;
-    match core.propose(Internal::Txn(request)).await.map_err(unknown)? {
+pub async fn txn<B: Backend>(core: &Core<B>, request: TxnRequest) -> Result<TxnResponse> {
+    validate::txn(&request, core.state.limits.max_txn_ops)?;
+    check_quota(core, request.encoded_len()).await?;
+    match core.propose(Internal::Txn(request)).await? {
         Applied::Txn(mut response) => {
             core.fill(&mut response.header);
             Ok(response)
         }
-        other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
 /// A delete of `key` proposed through raft.
-pub async fn delete_key<B: Backend>(core: &Core<B>, key: &[u8]) -> Result<DeleteRangeResponse, Status> {
+pub async fn delete_key<B: Backend>(core: &Core<B>, key: &[u8]) -> Result<DeleteRangeResponse> {
     let request = DeleteRangeRequest { key: key.to_vec(), ..Default::default() };
-    validate::delete_range(&request).map_err(unknown)?;
-    match core.propose(Internal::DeleteRange(request)).await.map_err(unknown)? {
+    validate::delete_range(&request)?;
+    match core.propose(Internal::DeleteRange(request)).await? {
         Applied::DeleteRange(mut response) => {
             core.fill(&mut response.header);
             Ok(response)
         }
-        other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
 /// A linearizable read of `request`.
-pub async fn read<B: Backend>(core: &Core<B>, request: &RangeRequest) -> Result<RangeResponse, Status> {
-    core.linearizable_read().await.map_err(unknown)?;
+pub async fn read<B: Backend>(core: &Core<B>, request: &RangeRequest) -> Result<RangeResponse> {
+    core.linearizable_read().await?;
     let store = &core.state.store;
-    let mut response = range(request, store.current_revision(), |k, o| store.range(k, o)).map_err(unknown)?;
+    let mut response = range(request, store.current_revision(), |k, o| store.range(k, o))?;
     core.fill(&mut response.header);
     Ok(response)
 }
@@ -203,10 +201,10 @@ pub struct StoreWatch<B: Backend> {
 
 impl<B: Backend> StoreWatch<B> {
     /// Watches `range` from revision `start`.
-    pub fn new(core: Arc<Core<B>>, range: KeyRange, start: i64) -> Result<Self, Status> {
+    pub fn new(core: Arc<Core<B>>, range: KeyRange, start: i64) -> Result<Self> {
         let (tx, events) = mpsc::channel(WATCH_BUFFER);
         let request = cairn_mvcc::WatchRequest { start_revision: start, ..cairn_mvcc::WatchRequest::new(range) };
-        let id = core.state.store.watch(request, tx).map_err(unknown)?.id;
+        let id = core.state.store.watch(request, tx).map_err(RequestError::from)?.id;
         Ok(StoreWatch { core, id, events })
     }
 
@@ -231,34 +229,27 @@ impl<B: Backend> Drop for StoreWatch<B> {
     }
 }
 
-/// Why [`wait_deletes`] stopped waiting.
-pub enum WaitError {
-    /// The waiter's own key (with its create revision) is gone.
-    OwnKeyGone,
-    /// Reading or watching failed.
-    Failed(Status),
-}
-
 /// etcd's `waitDeletes`: waits until no key under `prefix` has a create
 /// revision at most `max_create`; the header of the read that found none. With
-/// `own` (a key and its create revision), stops early once that key is gone.
+/// `own` (a key and its create revision), fails with
+/// [`CoordinationError::SessionExpired`] once that key is gone.
 pub async fn wait_deletes<B: Backend>(
     core: &Arc<Core<B>>,
     prefix: &[u8],
     max_create: i64,
     own: Option<(&[u8], i64)>,
-) -> Result<ResponseHeader, WaitError> {
+) -> Result<ResponseHeader> {
     let older = by_create(prefix, false, max_create);
     let mut watch: Option<StoreWatch<B>> = None;
     loop {
-        let found = read(core, &older).await.map_err(WaitError::Failed)?;
+        let found = read(core, &older).await?;
         let revision = found.header.as_ref().map_or(0, |h| h.revision);
         if let Some((key, created)) = own {
             let mine = RangeRequest { key: key.to_vec(), revision, ..Default::default() };
             let store = &core.state.store;
-            let mine = range(&mine, revision, |k, o| store.range(k, o)).map_err(|e| WaitError::Failed(unknown(e)))?;
+            let mine = range(&mine, revision, |k, o| store.range(k, o))?;
             if !mine.kvs.iter().any(|kv| kv.create_revision == created) {
-                return Err(WaitError::OwnKeyGone);
+                return Err(CoordinationError::SessionExpired);
             }
         }
         if found.kvs.is_empty() {
@@ -266,16 +257,11 @@ pub async fn wait_deletes<B: Backend>(
         }
         let watching = match watch.take() {
             Some(watching) => watching,
-            None => {
-                let range = KeyRange::prefix(Bytes::copy_from_slice(prefix));
-                StoreWatch::new(core.clone(), range, revision + 1).map_err(WaitError::Failed)?
-            }
+            None => StoreWatch::new(core.clone(), KeyRange::prefix(Bytes::copy_from_slice(prefix)), revision + 1)?,
         };
         let current = watch.insert(watching);
         loop {
-            let Some(response) = current.next().await else {
-                return Err(WaitError::Failed(unknown("lost watcher waiting for delete")));
-            };
+            let response = current.next().await.ok_or(CoordinationError::LostWatcher)?;
             if response.events.iter().any(|e| e.kind == EventKind::Delete) {
                 break;
             }

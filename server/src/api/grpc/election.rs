@@ -21,18 +21,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::coordination::{
-    CleanupOnDrop, StoreWatch, WaitError, by_create, created_at, delete, get, grpc_timeout, lease_key, ops, prefix_of,
-    put, range_kvs, read, session_lease, txn, unknown, wait_deletes,
+    CleanupOnDrop, StoreWatch, by_create, created_at, delete, get, grpc_timeout, lease_key, ops, prefix_of, put,
+    range_kvs, read, session_lease, txn, wait_deletes,
 };
 use crate::apply::range::to_pb;
 use crate::core::Core;
-
-/// clientv3 `concurrency.ErrElectionNotLeader`.
-const NOT_LEADER: &str = "election: not leader";
-/// clientv3 `concurrency.ErrElectionNoLeader`.
-const NO_LEADER: &str = "election: no leader";
-/// etcd's `v3election.ErrMissingLeaderKey`.
-const MISSING_LEADER_KEY: &str = "\"leader\" field must be provided";
+use crate::error::{CoordinationError, RequestError};
 
 type ObserveStream = Pin<Box<dyn Stream<Item = Result<LeaderResponse, Status>> + Send>>;
 
@@ -46,35 +40,10 @@ impl<B: Backend> ElectionService<B> {
     pub fn new(core: Arc<Core<B>>) -> Self {
         ElectionService { core }
     }
-}
 
-/// Puts `value` on `key` with `lease` if `key` was created at `created`;
-/// etcd's `Election.Proclaim`.
-async fn proclaim<B: Backend>(
-    core: &Core<B>,
-    key: &[u8],
-    created: i64,
-    lease: i64,
-    value: &[u8],
-) -> Result<ProclaimResponse, Status> {
-    let request =
-        TxnRequest { compare: vec![created_at(key, created)], success: ops([put(key, value, lease)]), failure: vec![] };
-    let response = txn(core, request).await?;
-    if !response.succeeded {
-        return Err(unknown(NOT_LEADER));
-    }
-    Ok(ProclaimResponse { header: response.header })
-}
-
-/// Deletes `key` if it was created at `created`; etcd's `Election.Resign`.
-fn resign_request(key: &[u8], created: i64) -> TxnRequest {
-    TxnRequest { compare: vec![created_at(key, created)], success: ops([delete(key)]), failure: vec![] }
-}
-
-#[tonic::async_trait]
-impl<B: Backend> Election for ElectionService<B> {
-    async fn campaign(&self, request: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
-        let CampaignRequest { name, lease, value } = request.into_inner();
+    /// etcd's `Election.Campaign` on a session of `lease`.
+    async fn elect(&self, request: CampaignRequest) -> Result<CampaignResponse, CoordinationError> {
+        let CampaignRequest { name, lease, value } = request;
         let core = &self.core;
         let lease = session_lease(core, lease).await?;
         let prefix = prefix_of(&name);
@@ -87,7 +56,8 @@ impl<B: Backend> Election for ElectionService<B> {
         let response = txn(core, enter).await?;
         let mut created = response.header.as_ref().map_or(0, |h| h.revision);
         if !response.succeeded {
-            let kv = range_kvs(&response, 0).first().ok_or_else(|| unknown("campaign key vanished"))?;
+            let kv = range_kvs(&response, 0).first();
+            let kv = kv.ok_or_else(|| RequestError::Internal("campaign key vanished".into()))?;
             created = kv.create_revision;
             if kv.value != value
                 && let Err(e) = proclaim(core, &key, created, lease, &value).await
@@ -96,21 +66,49 @@ impl<B: Backend> Election for ElectionService<B> {
                 return Err(e);
             }
         }
-        // etcd resigns when the client gives up (cancels, or its deadline passes).
+        // etcd resigns when the client gives up (cancels, or its deadline
+        // passes: both drop this future), not when the wait fails otherwise.
         let mut cleanup = CleanupOnDrop::new(core.clone(), resign_request(&key, created));
         let waited = wait_deletes(core, &prefix, created - 1, None).await;
         cleanup.disarm();
-        match waited {
-            Ok(_) | Err(WaitError::OwnKeyGone) => {}
-            Err(WaitError::Failed(status)) => return Err(status),
-        }
+        waited?;
         let leader = LeaderKey { name, key, rev: created, lease };
-        Ok(Response::new(CampaignResponse { header: response.header, leader: Some(leader) }))
+        Ok(CampaignResponse { header: response.header, leader: Some(leader) })
+    }
+}
+
+/// Puts `value` on `key` with `lease` if `key` was created at `created`;
+/// etcd's `Election.Proclaim`.
+async fn proclaim<B: Backend>(
+    core: &Core<B>,
+    key: &[u8],
+    created: i64,
+    lease: i64,
+    value: &[u8],
+) -> Result<ProclaimResponse, CoordinationError> {
+    let request =
+        TxnRequest { compare: vec![created_at(key, created)], success: ops([put(key, value, lease)]), failure: vec![] };
+    let response = txn(core, request).await?;
+    if !response.succeeded {
+        return Err(CoordinationError::NotLeader);
+    }
+    Ok(ProclaimResponse { header: response.header })
+}
+
+/// Deletes `key` if it was created at `created`; etcd's `Election.Resign`.
+fn resign_request(key: &[u8], created: i64) -> TxnRequest {
+    TxnRequest { compare: vec![created_at(key, created)], success: ops([delete(key)]), failure: vec![] }
+}
+
+#[tonic::async_trait]
+impl<B: Backend> Election for ElectionService<B> {
+    async fn campaign(&self, request: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
+        Ok(Response::new(self.elect(request.into_inner()).await?))
     }
 
     async fn proclaim(&self, request: Request<ProclaimRequest>) -> Result<Response<ProclaimResponse>, Status> {
         let ProclaimRequest { leader, value } = request.into_inner();
-        let leader = leader.ok_or_else(|| unknown(MISSING_LEADER_KEY))?;
+        let leader = leader.ok_or(CoordinationError::MissingLeaderKey)?;
         let lease = session_lease(&self.core, leader.lease).await?;
         Ok(Response::new(proclaim(&self.core, &leader.key, leader.rev, lease, &value).await?))
     }
@@ -118,7 +116,7 @@ impl<B: Backend> Election for ElectionService<B> {
     async fn leader(&self, request: Request<LeaderRequest>) -> Result<Response<LeaderResponse>, Status> {
         let prefix = prefix_of(&request.into_inner().name);
         let found = read(&self.core, &by_create(&prefix, true, 0)).await?;
-        let kv = found.kvs.into_iter().next().ok_or_else(|| unknown(NO_LEADER))?;
+        let kv = found.kvs.into_iter().next().ok_or(CoordinationError::NoLeader)?;
         Ok(Response::new(LeaderResponse { header: found.header, kv: Some(kv) }))
     }
 
@@ -141,7 +139,7 @@ impl<B: Backend> Election for ElectionService<B> {
                 _ = tx.closed() => {}
                 // What etcd's server answers when the client's deadline passes.
                 _ = expired => {
-                    let _ = tx.send(Err(unknown("context deadline exceeded"))).await;
+                    let _ = tx.send(Err(CoordinationError::DeadlineExceeded.into())).await;
                 }
             }
         });
@@ -149,7 +147,7 @@ impl<B: Backend> Election for ElectionService<B> {
     }
 
     async fn resign(&self, request: Request<ResignRequest>) -> Result<Response<ResignResponse>, Status> {
-        let leader = request.into_inner().leader.ok_or_else(|| unknown(MISSING_LEADER_KEY))?;
+        let leader = request.into_inner().leader.ok_or(CoordinationError::MissingLeaderKey)?;
         // etcd opens a session with the leader's lease here too (granting one for none).
         session_lease(&self.core, leader.lease).await?;
         let response = txn(&self.core, resign_request(&leader.key, leader.rev)).await?;
@@ -183,7 +181,7 @@ async fn observe<B: Backend>(
             }
         };
         let key = Bytes::from(kv.key.clone());
-        tx.send(Ok(LeaderResponse { header: Some(header.clone()), kv: Some(kv) })).await.ok()?;
+        tx.send(Ok(LeaderResponse { header: Some(header), kv: Some(kv) })).await.ok()?;
         let mut watch = StoreWatch::new(core.clone(), KeyRange::Single(key), header.revision + 1).ok()?;
         'leader: loop {
             let response = watch.next().await?;
@@ -192,21 +190,8 @@ async fn observe<B: Backend>(
                 if event.kind == EventKind::Delete {
                     break 'leader;
                 }
-                tx.send(Ok(LeaderResponse { header: Some(header.clone()), kv: Some(to_pb(event.kv)) })).await.ok()?;
+                tx.send(Ok(LeaderResponse { header: Some(header), kv: Some(to_pb(event.kv)) })).await.ok()?;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resign_deletes_only_the_same_generation() {
-        let request = resign_request(b"e/1", 7);
-        assert_eq!(request.compare, vec![created_at(b"e/1", 7)]);
-        assert_eq!(request.success.len(), 1);
-        assert!(request.failure.is_empty());
     }
 }

@@ -3,6 +3,11 @@
 //! Lock(name, lease) puts `name/<lease hex>` on the lease unless it exists, and
 //! answers once no key under `name/` was created before it. The lock is held
 //! while that key exists: until Unlock deletes it or the lease ends.
+//!
+//! A waiter whose key goes (its lease expired or was revoked) fails with
+//! `mutex: session is expired` as soon as it goes. etcd's Mutex fails so (in
+//! 3.5, and 3.4 after 3.4.23) only once the keys before it are gone; etcd
+//! 3.4.23 then even answered with the lock, for a key that no longer exists.
 
 use std::sync::Arc;
 
@@ -14,14 +19,11 @@ use cairn_proto::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockResp
 use tonic::{Request, Response, Status};
 
 use super::coordination::{
-    CleanupOnDrop, WaitError, by_create, created_at, delete, delete_key, get, lease_key, ops, prefix_of, put,
-    range_kvs, session_lease, txn, unknown, wait_deletes,
+    CleanupOnDrop, by_create, created_at, delete, delete_key, get, lease_key, ops, prefix_of, put, range_kvs,
+    session_lease, txn, wait_deletes,
 };
 use crate::core::Core;
-
-/// clientv3 `concurrency.ErrSessionExpired`: the waiter's key went away (its
-/// lease expired or was revoked) before the lock was its.
-const SESSION_EXPIRED: &str = "mutex: session is expired";
+use crate::error::{CoordinationError, RequestError};
 
 /// The Lock service of a member.
 pub struct LockService<B: Backend> {
@@ -33,15 +35,12 @@ impl<B: Backend> LockService<B> {
     pub fn new(core: Arc<Core<B>>) -> Self {
         LockService { core }
     }
-}
 
-#[tonic::async_trait]
-impl<B: Backend> Lock for LockService<B> {
-    async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
-        let LockRequest { name, lease } = request.into_inner();
+    /// etcd's `Mutex.Lock` on a session of `lease`.
+    async fn acquire(&self, name: &[u8], lease: i64) -> Result<LockResponse, CoordinationError> {
         let core = &self.core;
         let lease = session_lease(core, lease).await?;
-        let prefix = prefix_of(&name);
+        let prefix = prefix_of(name);
         let key = lease_key(&prefix, lease);
         // Join the waiters unless this lease already did, and read the oldest
         // waiter (the holder) in the same txn.
@@ -52,29 +51,34 @@ impl<B: Backend> Lock for LockService<B> {
             failure: ops([get(&key), owner()]),
         };
         let response = txn(core, acquire).await?;
-        let mut header = response.header.clone().unwrap_or_default();
+        let mut header = response.header.unwrap_or_default();
         let created = if response.succeeded {
             header.revision
         } else {
-            range_kvs(&response, 0).first().map(|kv| kv.create_revision).ok_or_else(|| unknown("lock key vanished"))?
+            let kv = range_kvs(&response, 0).first();
+            kv.map(|kv| kv.create_revision).ok_or_else(|| RequestError::Internal("lock key vanished".into()))?
         };
         let holder = range_kvs(&response, 1).first().map(|kv| kv.create_revision);
         if holder.is_some_and(|h| h != created) {
             // etcd's Mutex deletes its key when the wait fails, the client's
-            // cancellation and deadline included.
+            // cancellation and deadline included (which drop this future).
             let unlock = TxnRequest { success: ops([delete(&key)]), ..Default::default() };
             let mut cleanup = CleanupOnDrop::new(core.clone(), unlock);
             let waited = wait_deletes(core, &prefix, created - 1, Some((&key, created))).await;
-            if !matches!(waited, Err(WaitError::Failed(_))) {
+            if matches!(waited, Ok(_) | Err(CoordinationError::SessionExpired)) {
                 cleanup.disarm();
             }
-            header = match waited {
-                Ok(header) => header,
-                Err(WaitError::OwnKeyGone) => return Err(unknown(SESSION_EXPIRED)),
-                Err(WaitError::Failed(status)) => return Err(status),
-            };
+            header = waited?;
         }
-        Ok(Response::new(LockResponse { header: Some(header), key }))
+        Ok(LockResponse { header: Some(header), key })
+    }
+}
+
+#[tonic::async_trait]
+impl<B: Backend> Lock for LockService<B> {
+    async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        let LockRequest { name, lease } = request.into_inner();
+        Ok(Response::new(self.acquire(&name, lease).await?))
     }
 
     async fn unlock(&self, request: Request<UnlockRequest>) -> Result<Response<UnlockResponse>, Status> {

@@ -2,7 +2,7 @@
 
 use tonic::{Code, Status};
 
-use crate::error::RequestError;
+use crate::error::{CoordinationError, RequestError};
 use crate::lease::LeaseError;
 
 /// The status etcd answers with for `e`.
@@ -44,6 +44,15 @@ impl From<RequestError> for Status {
     }
 }
 
+/// etcd's v3lock and v3election servers return the errors of their embedded
+/// client, which carry no gRPC status: clients get code Unknown with etcd's
+/// message, for KV errors too (`etcdserver: requested lease not found`).
+impl From<CoordinationError> for Status {
+    fn from(e: CoordinationError) -> Self {
+        Status::unknown(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +70,15 @@ mod tests {
         assert_eq!((s.code(), s.message()), (Code::NotFound, "etcdserver: requested lease not found"));
         let s = to_status(RequestError::NoLeader);
         assert_eq!((s.code(), s.message()), (Code::Unavailable, "etcdserver: no leader"));
+    }
+
+    #[test]
+    fn lock_and_election_errors_are_unknown_as_from_etcd() {
+        let s = Status::from(CoordinationError::NotLeader);
+        assert_eq!((s.code(), s.message()), (Code::Unknown, "election: not leader"));
+        let s = Status::from(CoordinationError::MissingLeaderKey);
+        assert_eq!((s.code(), s.message()), (Code::Unknown, "\"leader\" field must be provided"));
+        let s = Status::from(CoordinationError::Request(LeaseError::NotFound.into()));
+        assert_eq!((s.code(), s.message()), (Code::Unknown, "etcdserver: requested lease not found"));
     }
 }
