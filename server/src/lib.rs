@@ -19,6 +19,7 @@ pub mod config;
 pub mod core;
 pub mod engine;
 pub mod error;
+pub mod http;
 pub mod ids;
 pub mod lease;
 pub mod members;

@@ -278,7 +278,7 @@ async fn serve_clients<B: Backend>(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let result = tonic::transport::Server::builder()
+    let grpc = tonic::service::Routes::builder()
         .add_service(KvServer::new(kv::KvService::new(core.clone())).max_decoding_message_size(max_message))
         .add_service(WatchServer::new(watch::WatchService::new(core.clone())).max_decoding_message_size(max_message))
         .add_service(LeaseServer::new(lease::LeaseService::new(core.clone())).max_decoding_message_size(max_message))
@@ -300,6 +300,13 @@ async fn serve_clients<B: Backend>(
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(usize::MAX),
         )
+        .clone()
+        .routes();
+    // gRPC and etcd's plain HTTP endpoints share the client port, as in etcd.
+    let routes = tonic::service::Routes::from(crate::http::routes(core.clone(), grpc.into_axum_router()));
+    let result = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, stopped(stop))
         .await;
     if let Err(e) = result {

@@ -54,7 +54,7 @@ impl<B: Backend> ClusterService<B> {
             let status = MaintenanceClient::new(channel).status(StatusRequest {}).await.ok()?.into_inner();
             Some(status.raft_applied_index)
         };
-        match tokio::time::timeout(Duration::from_secs(2), ask).await {
+        match tokio::time::timeout(Duration::from_secs(5), ask).await {
             Ok(Some(applied)) => applied as f64 >= committed as f64 * 0.9,
             _ => false,
         }
