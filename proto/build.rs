@@ -42,6 +42,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         .build_transport(true)
         .out_dir(&out_dir)
         .compile_fds(compiler.file_descriptor_set())?;
+
+    // serde impls (protobuf JSON, as etcd's grpc-gateway speaks it) for the
+    // client API's messages: `<package>.serde.rs`, included by `src/lib.rs`.
+    // Proto field names (grpc-gateway's `OrigName`), zero values omitted
+    // (`EmitDefaults: false`), unknown fields ignored (jsonpb's default there).
+    pbjson_build::Builder::new()
+        .register_descriptors(&compiler.encode_file_descriptor_set())?
+        .out_dir(&out_dir)
+        .preserve_proto_field_names()
+        .ignore_unknown_fields()
+        .build(&[".etcdserverpb", ".mvccpb", ".authpb"])?;
     Ok(())
 }
 

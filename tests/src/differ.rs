@@ -25,6 +25,8 @@ const WATCH_GRACE: Duration = Duration::from_millis(300);
 static LEASE_GRANTED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"lease ([0-9a-f]+) granted").expect("a valid lease regex"));
 static LEASE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""ID" ?: ?(\d+)"#).expect("a valid lease id regex"));
+static GATEWAY_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""ID":"(\d+)""#).expect("a valid gateway lease id regex"));
 static CLUSTER_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#""cluster_id":(\d+)"#).expect("a valid cluster id regex"));
 static MEMBER_ID: LazyLock<Regex> =
@@ -234,6 +236,80 @@ impl Differ {
         }
         let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
         self.compare(&format!("etcdctl {}", shell_words(args)), stdin, &step, at);
+        step
+    }
+
+    /// `curl -s -X POST -d <body> http://$ENDPOINT<path>` (the JSON gateway) on both sides and
+    /// compares what curl printed. `$NAME` in `body` is replaced by each side's variable.
+    #[track_caller]
+    pub fn post(&mut self, path: &str, body: &str) -> Step {
+        self.exec_post(path, body, Location::caller(), |_, _| {})
+    }
+
+    /// Like [`post`](Self::post) for a lease grant: the granted `"ID"` becomes variables `$var`
+    /// (hex) and `$var_DEC` on each side, and is masked as `<LEASE:var>`.
+    #[track_caller]
+    pub fn post_lease(&mut self, var: &str, path: &str, body: &str) -> Step {
+        self.exec_post(path, body, Location::caller(), |side, raw| {
+            let id = GATEWAY_ID
+                .captures(&raw.stdout)
+                .and_then(|c| c[1].parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{}: no lease id from {path}: {}{}", side.label, raw.stdout, raw.stderr));
+            side.norm.id(id, &format!("<LEASE:{var}>"));
+            let dec = format!("{var}_DEC");
+            side.vars.retain(|(name, _)| name != var && *name != dec);
+            side.vars.push((var.to_owned(), format!("{id:x}")));
+            side.vars.push((dec, id.to_string()));
+        })
+    }
+
+    /// A streaming gateway call (e.g. `/v3/watch`) on both sides, cut by curl's `--max-time`:
+    /// starts it, waits 1.5 s, runs `during` (the writes it should see), waits for both curls to end
+    /// and compares what they printed.
+    #[track_caller]
+    pub fn post_stream(
+        &mut self,
+        path: &str,
+        body: &str,
+        max_time: Duration,
+        during: impl FnOnce(&mut Differ),
+    ) -> Step {
+        let at = Location::caller();
+        let children: Vec<_> = self
+            .sides
+            .iter()
+            .map(|side| crate::curl::spawn_post(&side.server.endpoint(), path, &side.substitute(body), Some(max_time)))
+            .collect();
+        std::thread::sleep(WATCH_SETUP);
+        during(self);
+        self.steps += 1;
+        let raws: Vec<Output> = children.into_iter().map(crate::curl::finish).collect();
+        let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
+        self.compare(&format!("curl -X POST {path} -d {body:?} (stream)"), None, &step, at);
+        step
+    }
+
+    fn exec_post(
+        &mut self,
+        path: &str,
+        body: &str,
+        at: &'static Location<'static>,
+        capture: impl Fn(&mut Side, &Output),
+    ) -> Step {
+        self.steps += 1;
+        let raws: Vec<Output> = self
+            .sides
+            .iter()
+            .map(|side| crate::curl::spawn_post(&side.server.endpoint(), path, &side.substitute(body), None))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(crate::curl::finish)
+            .collect();
+        for (side, raw) in self.sides.iter_mut().zip(&raws) {
+            capture(side, raw);
+        }
+        let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
+        self.compare(&format!("curl -X POST {path} -d {body:?}"), None, &step, at);
         step
     }
 

@@ -29,6 +29,7 @@
 
 mod binaries;
 mod cluster;
+mod curl;
 mod differ;
 mod etcdctl;
 mod normalize;

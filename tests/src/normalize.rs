@@ -30,13 +30,21 @@ static RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r#""DBSizeInUse" : \d+"#, r#""DBSizeInUse" : <SIZE>"#),
         (r#""size":"[^"]*""#, r#""size":"<SIZE>""#),
         // Server version strings (key versions are numbers and stay).
-        (r#""version":"[^"]*""#, r#""version":"<VERSION>""#),
+        // (The JSON gateway prints key versions as decimal strings: those stay.)
+        (r#""version":"[^"]*[^0-9"][^"]*""#, r#""version":"<VERSION>""#),
         (r#""Version" : "[^"]*""#, r#""Version" : "<VERSION>""#),
         // Raft term (zero in nested headers: kept) and raft index.
         (r#""raft_term":[1-9][0-9]*"#, r#""raft_term":<TERM>"#),
         (r#""raftTerm":[1-9][0-9]*"#, r#""raftTerm":<TERM>"#),
         (r#""RaftTerm" : [1-9][0-9]*"#, r#""RaftTerm" : <TERM>"#),
         (r#""raftIndex":\d+"#, r#""raftIndex":<INDEX>"#),
+        // The JSON gateway prints 64-bit integers as strings.
+        (r#""raft_term":"[1-9][0-9]*""#, r#""raft_term":"<TERM>""#),
+        (r#""raftTerm":"[1-9][0-9]*""#, r#""raftTerm":"<TERM>""#),
+        (r#""raftIndex":"\d+""#, r#""raftIndex":"<INDEX>""#),
+        (r#""raftAppliedIndex":"\d+""#, r#""raftAppliedIndex":"<APPLIED>""#),
+        (r#""dbSize":"\d+""#, r#""dbSize":"<SIZE>""#),
+        (r#""dbSizeInUse":"\d+""#, r#""dbSizeInUse":"<SIZE>""#),
         (r#""RaftIndex" : \d+"#, r#""RaftIndex" : <INDEX>"#),
         (r#""raftAppliedIndex":\d+"#, r#""raftAppliedIndex":<APPLIED>"#),
         (r#""RaftAppliedIndex" : \d+"#, r#""RaftAppliedIndex" : <APPLIED>"#),
@@ -48,6 +56,7 @@ static RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         // A lease's remaining TTL ticks while the two sides run (-1, "not found", is kept).
         (r"remaining\(\d+s\)", "remaining(<TTL>s)"),
         (r#""ttl":\d+"#, r#""ttl":<TTL>"#),
+        (r#""TTL":"\d+","grantedTTL""#, r#""TTL":"<TTL>","grantedTTL""#),
     ];
     rules.iter().map(|(re, with)| (Regex::new(re).expect("a valid normalizer rule"), *with)).collect()
 });

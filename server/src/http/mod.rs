@@ -1,5 +1,8 @@
 //! etcd's plain HTTP endpoints on the client port: `/health` and `/version`
-//! (load balancers and scripts probe them with curl).
+//! (load balancers and scripts probe them with curl), and the grpc-gateway
+//! JSON API (`/v3/...`, [`gateway`]).
+
+pub mod gateway;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +50,10 @@ async fn health<B: Backend>(State(core): State<Arc<Core<B>>>) -> (StatusCode, Js
 
 /// Adds the HTTP endpoints to `router` (the gRPC services).
 pub fn routes<B: Backend>(core: Arc<Core<B>>, router: axum::Router) -> axum::Router {
-    let http = axum::Router::new().route("/version", get(version)).route("/health", get(health::<B>)).with_state(core);
+    let http = axum::Router::new()
+        .route("/version", get(version))
+        .route("/health", get(health::<B>))
+        .merge(gateway::routes())
+        .with_state(core);
     router.merge(http)
 }

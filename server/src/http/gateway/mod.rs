@@ -1,0 +1,82 @@
+//! etcd 3.4's grpc-gateway JSON API on the client port: `POST /v3/kv/range`
+//! and friends, protobuf JSON in and out (proto field names, 64-bit integers
+//! as strings, bytes as base64, zero values omitted), answered by the same
+//! service impls as gRPC.
+
+mod cluster;
+mod error;
+mod kv;
+mod lease;
+mod maintenance;
+mod watch;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cairn_mvcc::Backend;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::Status;
+
+use crate::core::Core;
+
+/// The gateway's routes, with the server core as state.
+pub fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
+    axum::Router::new()
+        .merge(kv::routes())
+        .merge(lease::routes())
+        .merge(maintenance::routes())
+        .merge(cluster::routes())
+        .merge(watch::routes())
+}
+
+/// A JSON response with `status`.
+fn json(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Decodes `body` (an empty body is the default request, as grpc-gateway
+/// takes EOF), calls the service and encodes its answer or error.
+async fn unary<Req, Resp, F, Fut>(body: Bytes, call: F) -> Response
+where
+    Req: DeserializeOwned + Default,
+    Resp: Serialize,
+    F: FnOnce(Req) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+{
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        Req::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(e) => return error::response(&Status::invalid_argument(e.to_string())),
+        }
+    };
+    match call(request).await {
+        Ok(response) => match serde_json::to_vec(response.get_ref()) {
+            Ok(body) => json(StatusCode::OK, body),
+            Err(e) => error::response(&Status::internal(e.to_string())),
+        },
+        Err(status) => error::response(&status),
+    }
+}
+
+/// A `POST` route calling `<$svc<B> as $trait>::$method` through [`unary`].
+macro_rules! unary_route {
+    ($svc:ident, $trait:path, $method:ident) => {
+        axum::routing::post(
+            |axum::extract::State(core): axum::extract::State<std::sync::Arc<crate::core::Core<B>>>,
+             body: axum::body::Bytes| async move {
+                super::unary(body, |request| async move {
+                    let service = $svc::new(core);
+                    <$svc<B> as $trait>::$method(&service, tonic::Request::new(request)).await
+                })
+                .await
+            },
+        )
+    };
+}
+use unary_route;
