@@ -16,6 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// - `TooLarge`, `InvalidInput`: the caller's mistake. Nothing was written.
 /// - `Failed`: an earlier append or fsync failed, so what the disk holds after the
 ///   last successful save is unknown; reopen the WAL to find out.
+/// - `Locked`: another open `Wal`, in this process or another, owns the directory.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An I/O error on a file or directory of the WAL.
@@ -55,6 +56,13 @@ pub enum Error {
     /// The caller broke the API's contract (e.g. entries with a gap); nothing was written.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// Another open [`Wal`](crate::Wal), in this process or another, holds the
+    /// directory's lock file. Nothing was read or changed.
+    #[error("WAL directory {dir} is locked: another process (or another Wal in this one) has it open")]
+    Locked {
+        /// The WAL directory.
+        dir: PathBuf,
+    },
     /// An earlier append or fsync failed; the WAL must be reopened.
     #[error("an earlier write or fsync of the WAL failed; reopen it to recover")]
     Failed,

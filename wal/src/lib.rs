@@ -7,8 +7,10 @@
 //! reads from. It is not the state machine's storage (that is `cairn-storage`), and
 //! it does not drive raft (that is `cairn-raft`).
 //!
-//! A directory holds `wal/{seq:016x}-{first_index:016x}.wal` segments and
-//! `snap/{term:016x}-{index:016x}.snap` snapshots.
+//! A directory holds `wal/{seq:016x}-{first_index:016x}.wal` segments,
+//! `snap/{term:016x}-{index:016x}.snap` snapshots, and a `LOCK` file that an open
+//! [`Wal`] holds an exclusive `flock` on, so that a second [`Wal::open`] of the
+//! directory, in this process or another, fails with [`Error::Locked`].
 //!
 //! - A segment is preallocated to [`WalOptions::segment_size`] and zero-filled, and
 //!   starts with a preamble: a [`Record::Header`], then the latest snapshot marker
@@ -53,6 +55,7 @@
 
 mod error;
 mod fsutil;
+mod lock;
 mod options;
 mod payload;
 mod prepare;
@@ -66,6 +69,7 @@ mod storage;
 mod wal;
 
 pub use error::{Error, Result};
+pub use lock::LOCK_FILE;
 pub use options::{DEFAULT_MAX_RECORD_SIZE, DEFAULT_SEGMENT_SIZE, MIN_RECORD_SIZE, MIN_SEGMENT_SIZE, WalOptions};
 pub use record::{
     FRAME_HEADER_LEN, Record, RecordError, SegmentHeader, decode_record, decode_record_with_limit, encode_record,

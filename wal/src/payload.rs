@@ -6,10 +6,17 @@
 //! - hard state, snapshot: the protobuf `HardState`, `SnapshotMetadata`.
 //!
 //! Integers are little-endian. Every length is checked against the bytes left
-//! before it is used, so a payload can never make the decoder allocate more than
-//! its own size.
+//! before it is used, so what the decoder allocates is bounded by a small multiple
+//! of the payload's own size (an entry in memory is larger than its 4-byte length
+//! prefix), never by a length field.
+//!
+//! A record has exactly one encoding: protobuf messages are accepted only in the
+//! canonical form the encoder writes (fields in order, default values omitted, no
+//! unknown fields, minimal varints), so whatever decodes re-encodes to the same
+//! bytes. Anything else that passes the checksum was not written by this WAL.
 
-use protobuf::Message;
+use bytes::Bytes;
+use protobuf::{CodedInputStream, Message};
 use raft::eraftpb::{Entry, HardState, SnapshotMetadata};
 
 use crate::error::Result;
@@ -67,8 +74,8 @@ pub(crate) fn decode(kind: u8, payload: &[u8]) -> Result<Record, RecordError> {
     match kind {
         kind::HEADER => decode_header(payload),
         kind::ENTRIES => decode_entries(payload),
-        kind::HARD_STATE => Ok(Record::HardState(parse("hard state", payload)?)),
-        kind::SNAPSHOT => Ok(Record::Snapshot(parse::<SnapshotMetadata>("snapshot", payload)?)),
+        kind::HARD_STATE => Ok(Record::HardState(parse("hard state", payload, &mut Vec::new())?)),
+        kind::SNAPSHOT => Ok(Record::Snapshot(parse::<SnapshotMetadata>("snapshot", payload, &mut Vec::new())?)),
         other => Err(RecordError::UnknownType(other)),
     }
 }
@@ -95,15 +102,16 @@ fn decode_entries(payload: &[u8]) -> Result<Record, RecordError> {
         return Err(r.malformed(&format!("{count} entries cannot fit in {} bytes", r.buf.len())));
     }
     let mut entries = Vec::with_capacity(count);
+    let mut scratch = Vec::new();
     for _ in 0..count {
         let len = r.u32()? as usize;
-        entries.push(parse::<Entry>("entries", r.take(len)?)?);
+        entries.push(parse::<Entry>("entries", r.take(len)?, &mut scratch)?);
     }
     let hard_state = match r.take(1)?[0] {
         0 => None,
         1 => {
             let len = r.u32()? as usize;
-            Some(parse("entries", r.take(len)?)?)
+            Some(parse("entries", r.take(len)?, &mut scratch)?)
         }
         flag => return Err(r.malformed(&format!("bad hard state flag {flag}"))),
     };
@@ -111,8 +119,33 @@ fn decode_entries(payload: &[u8]) -> Result<Record, RecordError> {
     Ok(Record::Entries { entries, hard_state })
 }
 
-fn parse<M: Message>(kind: &'static str, bytes: &[u8]) -> Result<M, RecordError> {
-    M::parse_from_bytes(bytes).map_err(|e| RecordError::Malformed { kind, reason: e.to_string() })
+/// Parses `bytes` as an `M` if they are its canonical encoding: the message is
+/// encoded again into `scratch` (reused, so a batch of entries allocates it once) and
+/// must come out the same.
+///
+/// protobuf parses from a `Bytes` copy, under a limit of its length: it then checks
+/// every length field against the bytes left before allocating (from a plain slice it
+/// reserves whatever a `bytes` field's length says, up to 10 MB, and only then finds
+/// the bytes missing), and the `Bytes` fields of an entry share the copy.
+fn parse<M: Message>(kind: &'static str, bytes: &[u8], scratch: &mut Vec<u8>) -> Result<M, RecordError> {
+    let malformed = |reason: String| RecordError::Malformed { kind, reason };
+    let owned = Bytes::copy_from_slice(bytes);
+    let mut input = CodedInputStream::from_carllerche_bytes(&owned);
+    let message = input
+        .push_limit(bytes.len() as u64)
+        .and_then(|_| M::parse_from(&mut input))
+        .map_err(|e| malformed(e.to_string()))?;
+    scratch.clear();
+    let canonical = message.compute_size() as usize == bytes.len()
+        && message.write_to_vec(scratch).is_ok()
+        && scratch.as_slice() == bytes;
+    if !canonical {
+        return Err(malformed(
+            "protobuf not in canonical form (unknown, repeated or reordered fields, default values, overlong varints)"
+                .into(),
+        ));
+    }
+    Ok(message)
 }
 
 /// Bounds-checked reading of a payload.

@@ -8,6 +8,7 @@ use raft::eraftpb::{Entry, HardState, Snapshot, SnapshotMetadata};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
+use crate::lock::DirLock;
 use crate::options::WalOptions;
 use crate::record::{Record, SegmentHeader};
 use crate::replay::LogState;
@@ -68,10 +69,15 @@ impl Wal {
     /// checksum, followed by nothing intact — is what a crash mid-save leaves: it is
     /// cut off and zeroed, so appending continues after the last whole record. Damage
     /// anywhere else is [`Error::Corrupt`], never skipped.
+    ///
+    /// The returned `Wal` holds an exclusive lock on `dir/LOCK` until it is dropped:
+    /// opening a directory that is already open, in this process or another, fails
+    /// at once with [`Error::Locked`], before anything is read or repaired.
     pub fn open(dir: impl AsRef<Path>, options: WalOptions) -> Result<(Wal, Recovered)> {
         options.validate()?;
         let dir = dir.as_ref();
         fsutil::create_dir(dir)?;
+        let lock = DirLock::acquire(dir)?;
         let wal_dir = dir.join(WAL_DIR);
         fsutil::create_dir(&wal_dir)?;
         fsutil::remove_tmp_files(&wal_dir)?;
@@ -82,7 +88,7 @@ impl Wal {
             let tail = Tail::default();
             let preamble = preamble(&id, &tail, options.max_record_size)?;
             let active = ActiveSegment::create(id.clone(), &preamble, None, options.segment_size)?;
-            let wal = Wal::new(wal_dir, snaps, options, vec![id], active, tail);
+            let wal = Wal::new(wal_dir, snaps, options, vec![id], active, tail, lock);
             return Ok((wal, Recovered::default()));
         }
         check_sequence(&segments)?;
@@ -100,7 +106,7 @@ impl Wal {
 
         let last = segments[segments.len() - 1].clone();
         let active = ActiveSegment::reopen(last, end as u64, garbage_end as u64, options.segment_size)?;
-        Ok((Wal::new(wal_dir, snaps, options, segments, active, tail), recovered))
+        Ok((Wal::new(wal_dir, snaps, options, segments, active, tail, lock), recovered))
     }
 }
 

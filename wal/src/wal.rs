@@ -9,6 +9,7 @@ use raft::eraftpb::{Entry, HardState, Snapshot, SnapshotMetadata};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
+use crate::lock::DirLock;
 use crate::options::WalOptions;
 use crate::payload::{encode_entries, entries_overhead, entry_size};
 use crate::prepare::Preparer;
@@ -24,8 +25,8 @@ use crate::snap::SnapDir;
 /// `write` and one `fdatasync`; when it returns `Ok`, they survive a crash. Open with
 /// [`Wal::open`], which also repairs a torn tail left by a crash.
 ///
-/// Owned by the raft loop (`&mut self`): it is not meant to be shared. Two processes
-/// must not open the same directory at once (nothing here locks it).
+/// Owned by the raft loop (`&mut self`): it is not meant to be shared. It holds the
+/// directory's lock until dropped, so the directory has one writer at a time.
 #[derive(Debug)]
 pub struct Wal {
     wal_dir: PathBuf,
@@ -39,6 +40,8 @@ pub struct Wal {
     failed: bool,
     buf: Vec<u8>,
     frames: Vec<PendingFrame>,
+    /// Last, so it is released after the files are closed and the preparing thread joined.
+    _lock: DirLock,
 }
 
 /// What the writer knows about the end of the log.
@@ -74,13 +77,15 @@ impl Wal {
         segments: Vec<SegmentFile>,
         active: ActiveSegment,
         tail: Tail,
+        lock: DirLock,
     ) -> Self {
         let mut preparer = Preparer::default();
         if options.prepare_next_segment {
             preparer.start(&wal_dir, active.id.seq + 1, options.segment_size);
         }
         let buf = Vec::new();
-        Wal { wal_dir, snaps, options, segments, active, preparer, tail, failed: false, buf, frames: Vec::new() }
+        let frames = Vec::new();
+        Wal { wal_dir, snaps, options, segments, active, preparer, tail, failed: false, buf, frames, _lock: lock }
     }
 
     /// Durably appends what one raft `Ready` produced: its hard state (if it changed)

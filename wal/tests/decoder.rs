@@ -1,47 +1,12 @@
 //! The record decoder on arbitrary bytes: the logic of the fuzz target.
 
-use cairn_wal::{FRAME_HEADER_LEN, Record, RecordError, SegmentHeader, decode_record, encode_record};
+mod common;
+
+use cairn_wal::{FRAME_HEADER_LEN, RecordError, decode_record, encode_record};
+use common::arb::arb_record;
 use proptest::prelude::*;
-use raft::eraftpb::{Entry, EntryType, HardState, SnapshotMetadata};
 
 const MAX: u32 = 1 << 20;
-
-fn arb_entry() -> impl Strategy<Value = Entry> {
-    (any::<u64>(), any::<u64>(), any::<bool>(), prop::collection::vec(any::<u8>(), 0..64), any::<bool>()).prop_map(
-        |(index, term, conf, data, sync_log)| Entry {
-            index,
-            term,
-            entry_type: if conf { EntryType::EntryConfChangeV2 } else { EntryType::EntryNormal },
-            data: data.clone().into(),
-            context: data.into_iter().rev().collect::<Vec<_>>().into(),
-            sync_log,
-            ..Default::default()
-        },
-    )
-}
-
-fn arb_hard_state() -> impl Strategy<Value = HardState> {
-    (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(term, vote, commit)| HardState {
-        term,
-        vote,
-        commit,
-        ..Default::default()
-    })
-}
-
-fn arb_record() -> impl Strategy<Value = Record> {
-    prop_oneof![
-        (any::<u64>(), any::<u64>()).prop_map(|(seq, first_index)| Record::Header(SegmentHeader { seq, first_index })),
-        (prop::collection::vec(arb_entry(), 0..8), prop::option::of(arb_hard_state()))
-            .prop_map(|(entries, hard_state)| Record::Entries { entries, hard_state }),
-        arb_hard_state().prop_map(Record::HardState),
-        (any::<u64>(), any::<u64>(), prop::collection::vec(any::<u64>(), 0..5)).prop_map(|(index, term, voters)| {
-            let mut meta = SnapshotMetadata { index, term, ..Default::default() };
-            meta.mut_conf_state().voters = voters;
-            Record::Snapshot(meta)
-        }),
-    ]
-}
 
 /// Frames `body` (a type byte and a payload) with a correct length and checksum, so
 /// the payload decoders see arbitrary bytes instead of stopping at the checksum.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod arb;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
