@@ -113,6 +113,10 @@ fn missing_packages() -> Vec<&'static str> {
     if !has("etcdctl") {
         missing.push("etcd-client");
     }
+    // The JSON gateway's differential tests post with curl.
+    if !has("curl") {
+        missing.push("curl");
+    }
     if !Path::new("/usr/share/gocode/src/go.etcd.io/etcd/etcdserver/etcdserverpb/rpc.proto").exists()
         && output(Command::new("dpkg").args(["-s", "golang-etcd-server-dev"])).is_err()
     {
