@@ -354,7 +354,7 @@ fn member_add_joins_a_fourth_member() {
 
     // Removing it leaves three, and they keep serving.
     let removed = cluster.reconfigure(&["member", "remove", &added.id]);
-    assert!(removed.stdout.contains(&format!("Member {} removed from cluster", added.id)), "{removed:?}");
+    assert!(removed.stdout.contains(&format!("{} removed from cluster", added.id)), "{removed:?}");
     poll("member list shows 3 members", CONVERGE_BOUND, || {
         let list = member_list(&original).ok_or("member list failed")?;
         if list.len() == 3 && list.iter().all(|m| m.id != added.id && m.started) {
@@ -425,7 +425,7 @@ fn learner_add_and_promote() {
         if out.success() { Ok(out) } else { Err(format!("{out:?}")) }
     });
     assert!(
-        promoted.stdout.contains(&format!("Member {} promoted in cluster", added.id)),
+        promoted.stdout.contains(&format!("{} promoted in cluster", added.id)),
         "member promote output: {promoted:?}"
     );
     poll("member list shows the promoted member as a voter", CONVERGE_BOUND, || {
