@@ -2,7 +2,7 @@
 //! linearizable reads, response headers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cairn_mvcc::Backend;
 use cairn_proto::cairnpb::InternalRequest;
@@ -37,8 +37,6 @@ pub struct Core<B: Backend> {
     pub name: String,
     /// The cluster token (`--initial-cluster-token`), for new member ids.
     pub token: String,
-    /// When the member started.
-    pub started: Instant,
     /// A channel to the leader's client URL, for requests only the leader serves.
     pub leader_channel: parking_lot::Mutex<Option<(String, tonic::transport::Channel)>>,
 }

@@ -212,7 +212,6 @@ async fn run_with<B: Backend>(
         member_id: identity.member_id,
         name: config.name.clone(),
         token: config.initial_cluster_token.clone(),
-        started: Instant::now(),
         leader_channel: parking_lot::Mutex::new(None),
     });
 

@@ -20,37 +20,37 @@ pub fn holds(compare: &Compare, kvs: &[KeyValue]) -> bool {
 
 fn holds_for(compare: &Compare, kv: &KeyValue) -> bool {
     let target = CompareTarget::try_from(compare.target).unwrap_or(CompareTarget::Version);
-    let number = |n: Option<i64>| n.unwrap_or(0);
-    let ordering = match target {
-        CompareTarget::Value => {
-            let want: &[u8] = match &compare.target_union {
-                Some(TargetUnion::Value(v)) => v,
-                _ => &[],
-            };
-            kv.value.as_ref().cmp(want)
+    // A target without its value compares against zero (or the empty value).
+    let ordering = match (target, &compare.target_union) {
+        (CompareTarget::Value, Some(TargetUnion::Value(want))) => kv.value.as_ref().cmp(want.as_slice()),
+        (CompareTarget::Value, _) => kv.value.as_ref().cmp(&[][..]),
+        (CompareTarget::Version, union) => kv.version.cmp(&number(union, |u| matches!(u, TargetUnion::Version(_)))),
+        (CompareTarget::Create, union) => {
+            kv.create_revision.cmp(&number(union, |u| matches!(u, TargetUnion::CreateRevision(_))))
         }
-        CompareTarget::Version => kv.version.cmp(&number(match compare.target_union {
-            Some(TargetUnion::Version(v)) => Some(v),
-            _ => None,
-        })),
-        CompareTarget::Create => kv.create_revision.cmp(&number(match compare.target_union {
-            Some(TargetUnion::CreateRevision(v)) => Some(v),
-            _ => None,
-        })),
-        CompareTarget::Mod => kv.mod_revision.cmp(&number(match compare.target_union {
-            Some(TargetUnion::ModRevision(v)) => Some(v),
-            _ => None,
-        })),
-        CompareTarget::Lease => kv.lease.cmp(&number(match compare.target_union {
-            Some(TargetUnion::Lease(v)) => Some(v),
-            _ => None,
-        })),
+        (CompareTarget::Mod, union) => {
+            kv.mod_revision.cmp(&number(union, |u| matches!(u, TargetUnion::ModRevision(_))))
+        }
+        (CompareTarget::Lease, union) => kv.lease.cmp(&number(union, |u| matches!(u, TargetUnion::Lease(_)))),
     };
     match CompareResult::try_from(compare.result).unwrap_or(CompareResult::Equal) {
         CompareResult::Equal => ordering == Ordering::Equal,
         CompareResult::NotEqual => ordering != Ordering::Equal,
         CompareResult::Greater => ordering == Ordering::Greater,
         CompareResult::Less => ordering == Ordering::Less,
+    }
+}
+
+/// The number a compare targets, if `union` carries the one `wanted` picks; else 0.
+fn number(union: &Option<TargetUnion>, wanted: impl Fn(&TargetUnion) -> bool) -> i64 {
+    match union {
+        Some(
+            u @ (TargetUnion::Version(n)
+            | TargetUnion::CreateRevision(n)
+            | TargetUnion::ModRevision(n)
+            | TargetUnion::Lease(n)),
+        ) if wanted(u) => *n,
+        _ => 0,
     }
 }
 

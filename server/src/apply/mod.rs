@@ -10,7 +10,7 @@ pub mod range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_mvcc::{Backend, KeyRange, Writer};
+use cairn_mvcc::{Backend, KeyRange, WriteTxn, Writer};
 use cairn_proto::cairnpb::internal_request::Request;
 use cairn_proto::cairnpb::{InternalRequest, Member};
 use cairn_proto::etcdserverpb::alarm_request::AlarmAction;
@@ -100,33 +100,22 @@ impl<B: Backend> Applier<B> {
                 if capped {
                     return Ok(Err(RequestError::NoSpace));
                 }
-                let mut lessor = state.lessor.lock();
-                let mut ctx = kv::Context { lessor: &mut lessor, compacted: state.store.compacted_revision() };
-                let mut txn = writer.txn();
-                let result = kv::put(&mut txn, &mut ctx, &put)?;
-                let revision = txn.end();
+                let (result, revision) = in_txn(state, writer, |txn, ctx| kv::put(txn, ctx, &put))?;
                 result.map(|mut r| {
                     r.header = header(revision);
                     Applied::Put(r)
                 })
             }
             Request::DeleteRange(delete) => {
-                let mut lessor = state.lessor.lock();
-                let mut ctx = kv::Context { lessor: &mut lessor, compacted: state.store.compacted_revision() };
-                let mut txn = writer.txn();
-                let mut response = kv::delete_range(&mut txn, &mut ctx, &delete)?;
-                response.header = header(txn.end());
+                let (mut response, revision) = in_txn(state, writer, |txn, ctx| kv::delete_range(txn, ctx, &delete))?;
+                response.header = header(revision);
                 Ok(Applied::DeleteRange(response))
             }
             Request::Txn(request) => {
                 if capped && has_put(&request) {
                     return Ok(Err(RequestError::NoSpace));
                 }
-                let mut lessor = state.lessor.lock();
-                let mut ctx = kv::Context { lessor: &mut lessor, compacted: state.store.compacted_revision() };
-                let mut txn = writer.txn();
-                let result = kv::txn(&mut txn, &mut ctx, &request)?;
-                let revision = txn.end();
+                let (result, revision) = in_txn(state, writer, |txn, ctx| kv::txn(txn, ctx, &request))?;
                 result.map(|mut r| {
                     r.header = header(revision);
                     Applied::Txn(r)
@@ -266,6 +255,20 @@ impl<B: Backend> Applier<B> {
         }
         Ok(())
     }
+}
+
+/// Runs `op` in one write transaction, with the lessor and the compaction
+/// point at hand; returns what it made and the revision the transaction ended at.
+fn in_txn<B: Backend, T>(
+    state: &State<B>,
+    writer: &mut Writer<'_, B>,
+    op: impl FnOnce(&mut WriteTxn<'_, '_, B>, &mut kv::Context<'_>) -> Result<T, ApplyError>,
+) -> Result<(T, i64), ApplyError> {
+    let mut lessor = state.lessor.lock();
+    let mut ctx = kv::Context { lessor: &mut lessor, compacted: state.store.compacted_revision() };
+    let mut txn = writer.txn();
+    let made = op(&mut txn, &mut ctx)?;
+    Ok((made, txn.end()))
 }
 
 fn has_put(request: &cairn_proto::etcdserverpb::TxnRequest) -> bool {
