@@ -12,7 +12,7 @@ use crate::server::{HEALTH_TIMEOUT, MemberSpec, Ready, START_ATTEMPTS, Server, S
 use crate::status::endpoint_status;
 
 static MEMBER_ADDED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"Member ([0-9a-f]+) added to cluster").expect("a valid member added regex"));
+    LazyLock::new(|| Regex::new(r"Member +([0-9a-f]+) added to cluster").expect("a valid member added regex"));
 static INITIAL_CLUSTER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"ETCD_INITIAL_CLUSTER="([^"]*)""#).expect("a valid initial cluster regex"));
 
