@@ -108,6 +108,7 @@ mod transfer;
 mod transport;
 mod waiters;
 
+pub use cairn_wal::metrics as wal_metrics;
 pub use config::NodeConfig;
 pub use error::{NodeError, ProposalError, ReadError, StepError, TransferError};
 pub use grpc::{GrpcError, GrpcOptions, GrpcTransport, PeerService, PeerStats};

@@ -39,6 +39,10 @@ pub struct Core<B: Backend> {
     pub token: String,
     /// A channel to the leader's client URL, for requests only the leader serves.
     pub leader_channel: parking_lot::Mutex<Option<(String, tonic::transport::Channel)>>,
+    /// Whether the v2 API is served (`--enable-v2`).
+    pub enable_v2: bool,
+    /// When this member started.
+    pub started: std::time::SystemTime,
 }
 
 impl<B: Backend> Core<B> {
@@ -73,11 +77,14 @@ impl<B: Backend> Core<B> {
         if self.node.is_stopped() {
             return Err(RequestError::Stopped);
         }
-        match tokio::time::timeout(self.request_timeout, self.node.propose(data)).await {
+        let _pending = self.state.metrics.pending();
+        let result = match tokio::time::timeout(self.request_timeout, self.node.propose(data)).await {
             Err(_) => Err(RequestError::Timeout),
-            Ok(Ok(output)) => output,
+            Ok(Ok(output)) => return output,
             Ok(Err(e)) => Err(proposal_error(e)),
-        }
+        };
+        self.state.metrics.proposal_failed();
+        result
     }
 
     /// Waits until a read of the local state is linearizable.

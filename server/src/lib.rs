@@ -23,8 +23,10 @@ pub mod http;
 pub mod ids;
 pub mod lease;
 pub mod members;
+pub mod metrics;
 mod run;
 mod slog_bridge;
 pub mod state;
+pub mod v2;
 
 pub use run::run;

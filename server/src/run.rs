@@ -213,6 +213,8 @@ async fn run_with<B: Backend>(
         name: config.name.clone(),
         token: config.initial_cluster_token.clone(),
         leader_channel: parking_lot::Mutex::new(None),
+        enable_v2: config.enable_v2,
+        started: std::time::SystemTime::now(),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -239,6 +241,9 @@ async fn run_with<B: Backend>(
         tasks.push(tokio::spawn(serve_peers(core.clone(), service, listener, stop_rx.clone())));
     }
     tasks.push(tokio::spawn(lease_loop(core.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(v2_sync_loop(core.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(status_loop(core.clone(), peer_service.clone(), transport.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(crate::metrics::probe_peers(core.clone(), Duration::from_secs(2), stop_rx.clone())));
     tasks.push(tokio::spawn(peers_loop(transport.clone(), state.clone(), stop_rx.clone())));
     let publish = publish_loop(core.clone(), parse_urls(&config.advertise_client_urls)?, stop_rx.clone());
     tasks.push(tokio::spawn(async move {
@@ -356,9 +361,16 @@ async fn serve_peers<B: Backend>(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let result = tonic::transport::Server::builder()
+    let grpc = tonic::service::Routes::builder()
         .add_service(peers.into_server())
         .add_service(ClusterServer::new(cluster::ClusterService::new(core.clone())))
+        .clone()
+        .routes();
+    // etcd's peer port also answers `/members` and `/version` over HTTP/1.
+    let routes = tonic::service::Routes::from(crate::http::peer_routes(core.clone(), grpc.into_axum_router()));
+    let result = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, stopped(stop))
         .await;
     if let Err(e) = result {
@@ -402,6 +414,53 @@ async fn lease_loop<B: Backend>(core: Arc<Core<B>>, mut stop: tokio::sync::watch
                 let _ = core.propose(Internal::LeaseRevoke(LeaseRevokeRequest { id })).await;
                 in_flight.lock().remove(&id);
             });
+        }
+    }
+}
+
+/// On the leader, proposes a `SYNC` every 500 ms while a v2 node has a TTL,
+/// so every member removes expired nodes at the same point of the log (etcd's).
+async fn v2_sync_loop<B: Backend>(core: Arc<Core<B>>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let wanted = {
+            let mut store = core.state.v2.lock();
+            store.prune_watchers();
+            store.has_ttl_keys()
+        };
+        if wanted && core.is_leader() {
+            let request = cairn_proto::cairnpb::V2Request {
+                method: "SYNC".to_owned(),
+                time: crate::v2::unix_nanos(),
+                ..Default::default()
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), core.propose(Internal::V2(request))).await;
+        }
+    }
+}
+
+/// Follows the leader for the metrics (leader changes, how long it has led)
+/// and the peer service's message count.
+async fn status_loop<B: Backend>(
+    core: Arc<Core<B>>,
+    peers: PeerService,
+    transport: GrpcTransport,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut status = core.node.watch_status();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        core.state.metrics.observe_leader(core.node.status().leader_id);
+        core.state.metrics.set_appends(peers.stats().messages, transport.sent());
+        tokio::select! {
+            _ = stop.changed() => return,
+            changed = status.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
         }
     }
 }

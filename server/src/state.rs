@@ -17,6 +17,12 @@ pub const LEASE_BUCKET: &str = "lease";
 /// The bucket of alarms: member id (big-endian) ++ alarm type (big-endian i32) -> empty.
 pub const ALARM_BUCKET: &str = "alarm";
 
+/// The bucket of the v2 store's nodes: path -> [`crate::v2::store::Record`],
+/// and [`V2_INDEX_KEY`] -> the store's index (big-endian u64).
+pub const V2_BUCKET: &str = "v2";
+/// The v2 store's index in [`V2_BUCKET`] (no path starts without `/`).
+pub const V2_INDEX_KEY: &[u8] = b"index";
+
 /// Limits on requests, from the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -38,8 +44,12 @@ pub struct State<B: Backend> {
     pub members: RwLock<Membership>,
     /// Raised alarms.
     pub alarms: RwLock<Vec<AlarmMember>>,
+    /// etcd's v2 store (served with `--enable-v2`, replicated either way).
+    pub v2: Mutex<crate::v2::Store>,
     /// Request limits.
     pub limits: Limits,
+    /// The counters `/metrics` shows.
+    pub metrics: crate::metrics::Metrics,
     /// This member's id.
     pub member_id: u64,
     /// The backend's allocated size and when it was read (reading it costs a
@@ -59,7 +69,9 @@ impl<B: Backend> State<B> {
             lessor: Mutex::new(Lessor::new(min_lease_ttl)),
             members: RwLock::new(Membership::default()),
             alarms: RwLock::new(Vec::new()),
+            v2: Mutex::new(crate::v2::Store::default()),
             limits,
+            metrics: crate::metrics::Metrics::default(),
             member_id,
             db_size: Mutex::new((None, 0)),
         };
@@ -133,6 +145,25 @@ impl<B: Backend> State<B> {
             true
         })?;
         *self.alarms.write() = alarms;
+
+        let mut v2_index = 0;
+        let mut records = Vec::new();
+        let mut bad = None;
+        view.scan(V2_BUCKET, &[], None, Order::Forward, &mut |k, v| {
+            if k == V2_INDEX_KEY {
+                v2_index = <[u8; 8]>::try_from(v).map(u64::from_be_bytes).unwrap_or(0);
+            } else {
+                match (std::str::from_utf8(k), crate::v2::store::Record::decode(v)) {
+                    (Ok(path), Some(record)) => records.push((path.to_owned(), record)),
+                    _ => bad = Some(String::from_utf8_lossy(k).into_owned()),
+                }
+            }
+            true
+        })?;
+        if let Some(path) = bad {
+            anyhow::bail!("corrupt v2 node record at {path:?}");
+        }
+        self.v2.lock().restore(v2_index, records);
         Ok(())
     }
 

@@ -56,6 +56,7 @@
 mod error;
 mod fsutil;
 mod lock;
+pub mod metrics;
 mod options;
 mod payload;
 mod prepare;

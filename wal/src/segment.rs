@@ -121,7 +121,9 @@ impl ActiveSegment {
     /// Makes everything appended durable: one `fdatasync`, cheap on a preallocated file.
     pub fn sync(&mut self) -> Result<()> {
         if self.dirty {
+            let started = std::time::Instant::now();
             self.file.sync_data().at(&self.id.path)?;
+            crate::metrics::fsync().observe(started.elapsed());
             self.dirty = false;
         }
         Ok(())

@@ -60,6 +60,8 @@ struct Inner {
     /// Where peer tasks run, known once connected.
     runtime: OnceLock<Runtime>,
     peers: Mutex<HashMap<u64, Peer>>,
+    /// Raft messages queued for peers.
+    sent: std::sync::atomic::AtomicU64,
 }
 
 /// The transport's end of one peer's tasks.
@@ -92,6 +94,7 @@ impl GrpcTransport {
             reporter: Reporter::default(),
             runtime: OnceLock::new(),
             peers: Mutex::new(HashMap::new()),
+            sent: std::sync::atomic::AtomicU64::new(0),
         };
         GrpcTransport { inner: Arc::new(inner) }
     }
@@ -112,6 +115,11 @@ impl GrpcTransport {
             }
         }
         Ok(())
+    }
+
+    /// How many raft messages (other than snapshots) were queued for peers.
+    pub fn sent(&self) -> u64 {
+        self.inner.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Adds peer `id` reachable at `urls` (`http://host:port`, tried in order), or
@@ -223,6 +231,8 @@ impl Transport for GrpcTransport {
                 }
             } else if peer.queue.try_send(message).is_err() {
                 unreachable.insert(to);
+            } else {
+                self.inner.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
         drop(peers);

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use cairn_mvcc::{Backend, KeyRange, WriteTxn, Writer};
 use cairn_proto::cairnpb::internal_request::Request;
-use cairn_proto::cairnpb::{InternalRequest, Member};
+use cairn_proto::cairnpb::{InternalRequest, Member, V2Request};
 use cairn_proto::etcdserverpb::alarm_request::AlarmAction;
 use cairn_proto::etcdserverpb::{
     AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse, LeaseGrantRequest,
@@ -28,7 +28,7 @@ pub use compactor::Compactor;
 
 use crate::error::{ApplyError, RequestError};
 use crate::members::{MEMBERS_BUCKET, Membership, REMOVED_BUCKET};
-use crate::state::{ALARM_BUCKET, LEASE_BUCKET, State};
+use crate::state::{ALARM_BUCKET, LEASE_BUCKET, State, V2_BUCKET, V2_INDEX_KEY};
 
 /// What an applied request produced.
 #[derive(Debug)]
@@ -47,6 +47,8 @@ pub enum Applied {
     LeaseRevoke(LeaseRevokeResponse),
     /// An alarm request.
     Alarm(AlarmResponse),
+    /// A v2 keys API write.
+    V2(Box<Result<crate::v2::Event, crate::v2::V2Error>>),
     /// Nothing to report (member updates, empty entries).
     Nothing,
 }
@@ -174,6 +176,7 @@ impl<B: Backend> Applier<B> {
                 }
             }
             Request::Alarm(request) => Ok(Applied::Alarm(self.apply_alarm(writer, &request)?)),
+            Request::V2(request) => Ok(self.apply_v2(writer, &request)?),
             Request::MemberAttributes(member) | Request::MemberUpdate(member) => {
                 let mut membership = state.members.write();
                 if let Some(existing) = membership.members.get_mut(&member.id) {
@@ -191,6 +194,54 @@ impl<B: Backend> Applier<B> {
                     Err(RequestError::MemberNotFound)
                 }
             }
+        })
+    }
+
+    /// A v2 request, as etcd's `applierV2store` dispatches it; the nodes it
+    /// changed go into the batch with the store's index.
+    fn apply_v2(&self, writer: &mut Writer<'_, B>, r: &V2Request) -> Result<Applied, ApplyError> {
+        let now = crate::v2::unix_nanos();
+        let mut store = self.state.v2.lock();
+        let before = store.index();
+        let expire = (r.expiration != 0).then_some(r.expiration);
+        let compare = r.prev_index > 0 || !r.prev_value.is_empty();
+        let result = match r.method.as_str() {
+            "POST" => Some(store.create(&r.path, r.dir, &r.val, true, expire, now)),
+            "PUT" => Some(match r.prev_exist {
+                1 if compare => {
+                    store.compare_and_swap(&r.path, &r.prev_value, r.prev_index, &r.val, expire, r.refresh, now)
+                }
+                1 => store.update(&r.path, &r.val, expire, r.refresh, now),
+                2 => store.create(&r.path, r.dir, &r.val, false, expire, now),
+                _ if compare => {
+                    store.compare_and_swap(&r.path, &r.prev_value, r.prev_index, &r.val, expire, r.refresh, now)
+                }
+                _ => store.set(&r.path, r.dir, &r.val, expire, r.refresh, now),
+            }),
+            "DELETE" if compare => Some(store.compare_and_delete(&r.path, &r.prev_value, r.prev_index, now)),
+            "DELETE" => Some(store.delete(&r.path, r.dir, r.recursive, now)),
+            "SYNC" => {
+                store.delete_expired(r.time, now);
+                None
+            }
+            other => Some(Err(crate::v2::V2Error::new(
+                crate::v2::Code::RaftInternal,
+                format!("etcdserver: unknown method {other:?}"),
+                before,
+            ))),
+        };
+        for (path, record) in store.take_dirty() {
+            match record {
+                Some(record) => writer.batch().put(V2_BUCKET, path.into_bytes(), record.encode())?,
+                None => writer.batch().delete(V2_BUCKET, path.into_bytes())?,
+            }
+        }
+        if store.index() != before {
+            writer.batch().put(V2_BUCKET, V2_INDEX_KEY.to_vec(), store.index().to_be_bytes().to_vec())?;
+        }
+        Ok(match result {
+            Some(result) => Applied::V2(Box::new(result)),
+            None => Applied::Nothing,
         })
     }
 
@@ -312,7 +363,9 @@ impl<B: Backend> StateMachine for Applier<B> {
             };
             outputs.push(output);
         }
+        let started = Instant::now();
         writer.commit((last.index > recorded).then_some(last.index))?;
+        state.metrics.backend_commit.observe(started.elapsed());
         drop(writer);
         self.applied = last.index;
         for (revision, done) in compactions {
