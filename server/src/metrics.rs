@@ -183,7 +183,7 @@ impl Metrics {
         self.peers.lock().retain(|id, _| ids.contains(id));
     }
 
-    /// etcd's `LeaderStats` JSON (`/v2/stats/leader`), latencies in milliseconds.
+    /// etcd's `LeaderStats` JSON (`/v2/stats/leader`, no trailing newline), latencies in milliseconds.
     pub fn leader_stats_json(&self, me: u64) -> String {
         #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -227,9 +227,7 @@ impl Metrics {
                 (format!("{id:x}"), Follower { latency, counts: Counts { fail: p.fail, success: p.success } })
             })
             .collect();
-        let mut out = serde_json::to_string(&LeaderStats { leader: format!("{me:x}"), followers }).unwrap_or_default();
-        out.push('\n');
-        out
+        serde_json::to_string(&LeaderStats { leader: format!("{me:x}"), followers }).unwrap_or_default()
     }
 
     fn grpc_started(&self, kind: &'static str, service: &str, method: &str) {
@@ -669,11 +667,11 @@ mod tests {
         m.observe_peer(0xab, Some(Duration::from_millis(2)));
         m.observe_peer(0xab, Some(Duration::from_millis(4)));
         m.observe_peer(0xab, None);
-        let v: serde_json::Value = serde_json::from_str(&m.leader_stats_json(1)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&m.leader_stats_json(1)).expect("ok");
         assert_eq!(v["leader"], "1");
         let f = &v["followers"]["ab"];
         assert_eq!((f["counts"]["success"].as_u64(), f["counts"]["fail"].as_u64()), (Some(2), Some(1)));
-        assert!((f["latency"]["average"].as_f64().unwrap() - 3.0).abs() < 1e-9);
-        assert!((f["latency"]["standardDeviation"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+        assert!((f["latency"]["average"].as_f64().expect("ok") - 3.0).abs() < 1e-9);
+        assert!((f["latency"]["standardDeviation"].as_f64().expect("ok") - 1.0).abs() < 1e-9);
     }
 }

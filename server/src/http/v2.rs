@@ -40,7 +40,11 @@ pub fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
 
 /// Go's `http.NotFound`.
 pub fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n")
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+        "404 page not found\n",
+    )
         .into_response()
 }
 
@@ -415,7 +419,7 @@ async fn members_leader<B: Backend>(State(core): State<Arc<Core<B>>>) -> Respons
     };
     let mut body = serde_json::to_string(&member).unwrap_or_default();
     body.push('\n');
-    json_response(StatusCode::OK, body, &[])
+    json_response(StatusCode::OK, body, &[("x-etcd-cluster-id", format!("{:x}", core.state.cluster_id()))])
 }
 
 async fn machines<B: Backend>(State(core): State<Arc<Core<B>>>) -> Response {
@@ -475,8 +479,8 @@ async fn stats_self<B: Backend>(State(core): State<Arc<Core<B>>>) -> Response {
         recv_append_request_cnt: core.state.metrics.recv_appends(),
         send_append_request_cnt: core.state.metrics.send_appends(),
     };
-    let mut body = serde_json::to_string(&stats).unwrap_or_default();
-    body.push('\n');
+    // etcd writes its stats without a trailing newline.
+    let body = serde_json::to_string(&stats).unwrap_or_default();
     json_response(StatusCode::OK, body, &[])
 }
 
@@ -496,8 +500,7 @@ async fn stats_store<B: Backend>(State(core): State<Arc<Core<B>>>) -> Response {
         return not_found();
     }
     let stats = core.state.v2.lock().stats();
-    let mut body = serde_json::to_string(&stats).unwrap_or_default();
-    body.push('\n');
+    let body = serde_json::to_string(&stats).unwrap_or_default();
     json_response(StatusCode::OK, body, &[])
 }
 
@@ -553,31 +556,31 @@ mod tests {
 
     #[test]
     fn fields_are_parsed_with_etcds_errors() {
-        let r = parse(Method::PUT, "/a%20b/../c", "ttl=5&prevExist=false", "value=hello%2C+etcd&value=x").unwrap();
+        let r = parse(Method::PUT, "/a%20b/../c", "ttl=5&prevExist=false", "value=hello%2C+etcd&value=x").expect("ok");
         assert_eq!(
             (r.path.as_str(), r.value.as_str(), r.ttl, r.prev_exist),
             ("/c", "hello, etcd", Some(5), Some(false))
         );
-        let e = parse(Method::PUT, "/k", "ttl=abc", "").unwrap_err();
+        let e = parse(Method::PUT, "/k", "ttl=abc", "").expect_err("an error");
         assert_eq!((e.code, e.cause.as_str()), (Code::TtlNaN, r#"invalid value for "ttl""#));
-        let e = parse(Method::PUT, "/k", "prevIndex=-1", "").unwrap_err();
+        let e = parse(Method::PUT, "/k", "prevIndex=-1", "").expect_err("an error");
         assert_eq!(e.code, Code::IndexNaN);
-        let e = parse(Method::PUT, "/k", "wait=true", "").unwrap_err();
+        let e = parse(Method::PUT, "/k", "wait=true", "").expect_err("an error");
         assert_eq!(e.cause, r#""wait" can only be used with GET requests"#);
-        let e = parse(Method::GET, "/k", "recursive=yes", "").unwrap_err();
+        let e = parse(Method::GET, "/k", "recursive=yes", "").expect_err("an error");
         assert_eq!((e.code, e.cause.as_str()), (Code::InvalidField, r#"invalid value for "recursive""#));
-        let e = parse(Method::PUT, "/k", "prevValue=", "").unwrap_err();
+        let e = parse(Method::PUT, "/k", "prevValue=", "").expect_err("an error");
         assert_eq!(e.code, Code::PrevValueRequired);
-        let e = parse(Method::PUT, "/k", "refresh=true", "").unwrap_err();
+        let e = parse(Method::PUT, "/k", "refresh=true", "").expect_err("an error");
         assert_eq!(e.code, Code::RefreshTtlRequired);
-        let e = parse(Method::PUT, "/k", "refresh=true&ttl=1&value=v", "").unwrap_err();
+        let e = parse(Method::PUT, "/k", "refresh=true&ttl=1&value=v", "").expect_err("an error");
         assert_eq!(e.code, Code::RefreshValue);
-        let e = parse(Method::GET, "/k", "a=%zz", "").unwrap_err();
+        let e = parse(Method::GET, "/k", "a=%zz", "").expect_err("an error");
         assert_eq!((e.code, e.cause.as_str()), (Code::InvalidForm, r#"invalid URL escape "%zz""#));
         // A form body counts only for PUT and POST, and before the query.
-        let r = parse(Method::DELETE, "/k", "prevValue=q", "prevValue=b").unwrap();
+        let r = parse(Method::DELETE, "/k", "prevValue=q", "prevValue=b").expect("ok");
         assert_eq!(r.prev_value, "q");
-        let r = parse(Method::POST, "/k", "value=q", "value=b").unwrap();
+        let r = parse(Method::POST, "/k", "value=q", "value=b").expect("ok");
         assert_eq!(r.value, "b");
     }
 

@@ -253,6 +253,7 @@ fn split(path: &str) -> (String, &str) {
 
 /// A watcher's end: events arrive here; `start_index` is the store's index
 /// when it was made (the `X-Etcd-Index` of a watch response).
+#[derive(Debug)]
 pub struct WatchStream {
     /// The events.
     pub events: mpsc::Receiver<Arc<Event>>,
@@ -518,7 +519,7 @@ impl Store {
         if refresh {
             match &existing {
                 Some(node) => value = node.value().to_owned(),
-                None => return Err(self.get_node(&path).err().expect("the node is missing")),
+                None => return Err(self.get_node(&path).expect_err("the node is missing")),
             }
         }
         let mut event = self.internal_create(&path, dir, &value, false, true, expire, "set", now)?;
@@ -1025,12 +1026,12 @@ mod tests {
     #[test]
     fn set_get_and_indexes() {
         let mut s = Store::default();
-        let e = s.set("/message", false, "hello", None, false, NOW).unwrap();
+        let e = s.set("/message", false, "hello", None, false, NOW).expect("ok");
         assert_eq!((e.action, e.index(), e.is_created()), ("set", 1, true));
-        let e = s.set("/message", false, "again", None, false, NOW).unwrap();
-        assert_eq!(e.prev_node.as_ref().unwrap().value.as_deref(), Some("hello"));
+        let e = s.set("/message", false, "again", None, false, NOW).expect("ok");
+        assert_eq!(e.prev_node.as_ref().expect("ok").value.as_deref(), Some("hello"));
         assert!(!e.is_created());
-        let got = s.get("/message", false, false, NOW).unwrap();
+        let got = s.get("/message", false, false, NOW).expect("ok");
         assert_eq!((got.node.value.as_deref(), got.node.modified_index, got.node.created_index), (Some("again"), 2, 2));
         assert_eq!(code(s.get("/missing/deeper", false, false, NOW)), (Code::KeyNotFound, "/missing".into()));
         assert_eq!(code(s.get("/message/x", false, false, NOW)), (Code::NotDir, "/message".into()));
@@ -1040,16 +1041,16 @@ mod tests {
     #[test]
     fn directories_are_made_on_the_way_and_listed_without_hidden_nodes() {
         let mut s = Store::default();
-        s.set("/dir/a/b", false, "1", None, false, NOW).unwrap();
-        s.set("/dir/_hidden", false, "h", None, false, NOW).unwrap();
-        s.set("/dir/c", false, "2", None, false, NOW).unwrap();
-        let dir = s.get("/dir", false, true, NOW).unwrap().node;
+        s.set("/dir/a/b", false, "1", None, false, NOW).expect("ok");
+        s.set("/dir/_hidden", false, "h", None, false, NOW).expect("ok");
+        s.set("/dir/c", false, "2", None, false, NOW).expect("ok");
+        let dir = s.get("/dir", false, true, NOW).expect("ok").node;
         assert!(dir.dir);
         let keys: Vec<_> = dir.nodes.iter().map(|n| (n.key.as_str(), n.dir, n.nodes.len())).collect();
         assert_eq!(keys, vec![("/dir/a", true, 0), ("/dir/c", false, 0)]);
-        let all = s.get("/dir", true, true, NOW).unwrap().node;
+        let all = s.get("/dir", true, true, NOW).expect("ok").node;
         assert_eq!(all.nodes[0].nodes[0].value.as_deref(), Some("1"));
-        assert_eq!(s.get("/dir/_hidden", false, false, NOW).unwrap().node.value.as_deref(), Some("h"));
+        assert_eq!(s.get("/dir/_hidden", false, false, NOW).expect("ok").node.value.as_deref(), Some("h"));
         assert_eq!(code(s.set("/dir", false, "x", None, false, NOW)), (Code::NotFile, "/dir".into()));
         assert_eq!(code(s.set("/dir/c/d", false, "x", None, false, NOW)), (Code::NotDir, "/dir/c".into()));
     }
@@ -1057,10 +1058,10 @@ mod tests {
     #[test]
     fn create_update_and_compare() {
         let mut s = Store::default();
-        s.create("/k", false, "v", false, None, NOW).unwrap();
+        s.create("/k", false, "v", false, None, NOW).expect("ok");
         assert_eq!(code(s.create("/k", false, "v", false, None, NOW)), (Code::NodeExist, "/k".into()));
         assert_eq!(code(s.update("/nope", "v", None, false, NOW)).0, Code::KeyNotFound);
-        let e = s.update("/k", "w", None, false, NOW).unwrap();
+        let e = s.update("/k", "w", None, false, NOW).expect("ok");
         assert_eq!((e.action, e.node.created_index, e.node.modified_index), ("update", 1, 2));
         assert_eq!(
             code(s.compare_and_swap("/k", "zz", 0, "x", None, false, NOW)),
@@ -1068,32 +1069,32 @@ mod tests {
         );
         assert_eq!(code(s.compare_and_swap("/k", "", 7, "x", None, false, NOW)), (Code::TestFailed, "[7 != 2]".into()));
         assert_eq!(code(s.compare_and_swap("/k", "a", 7, "x", None, false, NOW)).1, "[a != w] [7 != 2]");
-        let e = s.compare_and_swap("/k", "w", 2, "x", None, false, NOW).unwrap();
+        let e = s.compare_and_swap("/k", "w", 2, "x", None, false, NOW).expect("ok");
         assert_eq!(e.action, "compareAndSwap");
         assert_eq!(code(s.compare_and_delete("/k", "w", 0, NOW)).0, Code::TestFailed);
-        let e = s.compare_and_delete("/k", "x", 0, NOW).unwrap();
-        assert_eq!((e.action, e.prev_node.unwrap().value.as_deref()), ("compareAndDelete", Some("x")));
+        let e = s.compare_and_delete("/k", "x", 0, NOW).expect("ok");
+        assert_eq!((e.action, e.prev_node.expect("ok").value.as_deref()), ("compareAndDelete", Some("x")));
     }
 
     #[test]
     fn in_order_keys_are_named_after_the_index() {
         let mut s = Store::default();
-        s.set("/other", false, "o", None, false, NOW).unwrap();
-        let e = s.create("/queue", false, "job1", true, None, NOW).unwrap();
+        s.set("/other", false, "o", None, false, NOW).expect("ok");
+        let e = s.create("/queue", false, "job1", true, None, NOW).expect("ok");
         assert_eq!(e.node.key, "/queue/00000000000000000002");
-        let e = s.create("/queue", false, "job2", true, None, NOW).unwrap();
+        let e = s.create("/queue", false, "job2", true, None, NOW).expect("ok");
         assert_eq!(e.node.key, "/queue/00000000000000000003");
     }
 
     #[test]
     fn deletes_of_directories() {
         let mut s = Store::default();
-        s.set("/d/f", false, "v", None, false, NOW).unwrap();
+        s.set("/d/f", false, "v", None, false, NOW).expect("ok");
         assert_eq!(code(s.delete("/d", false, false, NOW)), (Code::NotFile, "/d".into()));
         assert_eq!(code(s.delete("/d", true, false, NOW)), (Code::DirNotEmpty, "/d".into()));
         assert_eq!(code(s.delete("/", true, true, NOW)), (Code::RootReadOnly, "/".into()));
-        let e = s.delete("/d", false, true, NOW).unwrap();
-        assert!(e.node.dir && e.prev_node.unwrap().dir);
+        let e = s.delete("/d", false, true, NOW).expect("ok");
+        assert!(e.node.dir && e.prev_node.expect("ok").dir);
         assert_eq!(code(s.get("/d/f", false, false, NOW)).0, Code::KeyNotFound);
         let dirty: Vec<_> = s.take_dirty().into_iter().filter(|(_, r)| r.is_none()).map(|(p, _)| p).collect();
         assert_eq!(dirty, vec!["/d".to_owned(), "/d/f".to_owned()]);
@@ -1102,27 +1103,27 @@ mod tests {
     #[test]
     fn ttl_nodes_expire_on_sync_with_an_expire_event() {
         let mut s = Store::default();
-        let e = s.set("/t", false, "v", Some(NOW + 5 * SEC), false, NOW).unwrap();
+        let e = s.set("/t", false, "v", Some(NOW + 5 * SEC), false, NOW).expect("ok");
         assert_eq!(e.node.ttl, 5);
         assert_eq!(e.node.expiration.as_deref(), Some("2023-11-14T22:13:25Z"));
-        assert_eq!(s.get("/t", false, false, NOW + SEC / 2).unwrap().node.ttl, 5);
+        assert_eq!(s.get("/t", false, false, NOW + SEC / 2).expect("ok").node.ttl, 5);
         assert!(s.has_ttl_keys());
-        let mut watch = s.watch("/t", false, false, 0).unwrap();
+        let mut watch = s.watch("/t", false, false, 0).expect("ok");
         s.delete_expired(NOW + 4 * SEC, NOW);
         assert!(s.get("/t", false, false, NOW).is_ok());
         s.delete_expired(NOW + 5 * SEC, NOW);
         assert_eq!(code(s.get("/t", false, false, NOW)).0, Code::KeyNotFound);
-        assert_eq!(watch.events.try_recv().unwrap().action, "expire");
+        assert_eq!(watch.events.try_recv().expect("ok").action, "expire");
         assert!(!s.has_ttl_keys());
         // An update without a TTL makes a node permanent.
-        s.set("/p", false, "v", Some(NOW + SEC), false, NOW).unwrap();
-        s.update("/p", "w", None, false, NOW).unwrap();
+        s.set("/p", false, "v", Some(NOW + SEC), false, NOW).expect("ok");
+        s.update("/p", "w", None, false, NOW).expect("ok");
         s.delete_expired(NOW + 10 * SEC, NOW);
         assert!(s.get("/p", false, false, NOW).is_ok());
         // A refresh keeps the value and tells no watcher.
-        s.set("/r", false, "keep", Some(NOW + SEC), false, NOW).unwrap();
-        let mut watch = s.watch("/r", false, false, 0).unwrap();
-        let e = s.set("/r", false, "", Some(NOW + 9 * SEC), true, NOW).unwrap();
+        s.set("/r", false, "keep", Some(NOW + SEC), false, NOW).expect("ok");
+        let mut watch = s.watch("/r", false, false, 0).expect("ok");
+        let e = s.set("/r", false, "", Some(NOW + 9 * SEC), true, NOW).expect("ok");
         assert!(e.refresh);
         assert_eq!(e.node.value.as_deref(), Some("keep"));
         assert!(watch.events.try_recv().is_err());
@@ -1131,18 +1132,18 @@ mod tests {
     #[test]
     fn watchers_see_their_key_or_subtree_once() {
         let mut s = Store::default();
-        let mut one = s.watch("/a", false, false, 0).unwrap();
-        let mut tree = s.watch("/a", true, true, 0).unwrap();
-        let mut hidden = s.watch("/", true, true, 0).unwrap();
-        let mut own = s.watch("/a/_h", false, false, 0).unwrap();
-        s.set("/a/b", false, "1", None, false, NOW).unwrap();
-        s.set("/a/_h", false, "1", None, false, NOW).unwrap();
-        s.delete("/a", true, true, NOW).unwrap();
-        assert_eq!(one.events.try_recv().unwrap().action, "delete");
+        let mut one = s.watch("/a", false, false, 0).expect("ok");
+        let mut tree = s.watch("/a", true, true, 0).expect("ok");
+        let mut hidden = s.watch("/", true, true, 0).expect("ok");
+        let mut own = s.watch("/a/_h", false, false, 0).expect("ok");
+        s.set("/a/b", false, "1", None, false, NOW).expect("ok");
+        s.set("/a/_h", false, "1", None, false, NOW).expect("ok");
+        s.delete("/a", true, true, NOW).expect("ok");
+        assert_eq!(one.events.try_recv().expect("ok").action, "delete");
         // A hidden node is seen only by a watch of its own path.
         let seen: Vec<_> = std::iter::from_fn(|| tree.events.try_recv().ok()).map(|e| e.index()).collect();
         assert_eq!(seen, vec![1, 3]);
-        assert_eq!(own.events.try_recv().unwrap().index(), 2);
+        assert_eq!(own.events.try_recv().expect("ok").index(), 2);
         let seen: Vec<_> = std::iter::from_fn(|| hidden.events.try_recv().ok()).map(|e| e.index()).collect();
         assert_eq!(seen, vec![1, 3]);
         assert_eq!(s.watcher_count(), 2);
@@ -1152,12 +1153,12 @@ mod tests {
     fn watch_from_the_history_and_its_end() {
         let mut s = Store::default();
         for i in 0..(HISTORY_CAPACITY + 10) {
-            s.set("/k", false, &i.to_string(), None, false, NOW).unwrap();
+            s.set("/k", false, &i.to_string(), None, false, NOW).expect("ok");
         }
-        let mut w = s.watch("/k", false, false, 500).unwrap();
-        let e = w.events.try_recv().unwrap();
+        let mut w = s.watch("/k", false, false, 500).expect("ok");
+        let e = w.events.try_recv().expect("ok");
         assert_eq!((e.index(), e.etcd_index), (500, 1010));
-        let e = s.watch("/k", false, false, 5).err().unwrap();
+        let e = s.watch("/k", false, false, 5).expect_err("an error");
         assert_eq!(
             (e.code, e.cause.as_str()),
             (Code::EventIndexCleared, "the requested history has been cleared [11/5]")
@@ -1167,9 +1168,9 @@ mod tests {
     #[test]
     fn records_round_trip_and_restore_the_tree() {
         let mut s = Store::default();
-        s.set("/d/f", false, "v", Some(NOW + SEC), false, NOW).unwrap();
-        s.set("/d-x", false, "w", None, false, NOW).unwrap();
-        let mut records: Vec<_> = s.take_dirty().into_iter().map(|(p, r)| (p, r.unwrap())).collect();
+        s.set("/d/f", false, "v", Some(NOW + SEC), false, NOW).expect("ok");
+        s.set("/d-x", false, "w", None, false, NOW).expect("ok");
+        let mut records: Vec<_> = s.take_dirty().into_iter().map(|(p, r)| (p, r.expect("ok"))).collect();
         records.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, r) in &records {
             assert_eq!(Record::decode(&r.encode()).as_ref(), Some(r));
