@@ -351,12 +351,15 @@ pub fn render<B: Backend>(core: &Core<B>) -> String {
     );
     {
         let peers = m.peers.lock();
-        header(
-            &mut out,
-            "etcd_network_peer_round_trip_time_seconds",
-            "Round-Trip-Time histogram between peers",
-            "histogram",
-        );
+        // Like Prometheus' Go client, a family without series is left out (a single member).
+        if !peers.is_empty() {
+            header(
+                &mut out,
+                "etcd_network_peer_round_trip_time_seconds",
+                "Round-Trip-Time histogram between peers",
+                "histogram",
+            );
+        }
         for (id, peer) in peers.iter() {
             histogram_lines(
                 &mut out,

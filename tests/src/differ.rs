@@ -40,6 +40,8 @@ struct Side {
     norm: Normalizer,
     vars: Vec<(String, String)>,
     work: TempDir,
+    masks: Vec<(Regex, String)>,
+    v2: bool,
 }
 
 impl Side {
@@ -61,7 +63,7 @@ impl Side {
             .literal(&work.path().to_string_lossy(), "<WORKDIR>")
             .literal(&server.dir().to_string_lossy(), "<SERVER_DIR>");
         let vars = vec![("MEMBER".to_owned(), format!("{member_id:x}")), ("ENDPOINT".to_owned(), server.endpoint())];
-        Side { label, server, norm, vars, work }
+        Side { label, server, norm, vars, work, masks: Vec::new(), v2: false }
     }
 
     /// Replaces `$NAME` with this side's value of variable NAME (longest names first).
@@ -73,6 +75,9 @@ impl Side {
 
     fn ctl(&self, stdin: Option<&[u8]>) -> Etcdctl {
         let mut ctl = Etcdctl::new(&self.server.endpoint()).cwd(self.work.path());
+        if self.v2 {
+            ctl = ctl.v2();
+        }
         if let Some(input) = stdin {
             let input = match std::str::from_utf8(input) {
                 Ok(text) if text.contains('$') => self.substitute(text).into_bytes(),
@@ -88,12 +93,12 @@ impl Side {
     }
 
     fn normalized(&self, out: &Output) -> Output {
-        Output {
-            status: out.status,
-            stdout: self.norm.normalize(&out.stdout),
-            stderr: self.norm.normalize(&out.stderr),
-            timed_out: out.timed_out,
-        }
+        let mask = |text: &str| {
+            self.masks
+                .iter()
+                .fold(self.norm.normalize(text), |acc, (re, with)| re.replace_all(&acc, with.as_str()).into_owned())
+        };
+        Output { status: out.status, stdout: mask(&out.stdout), stderr: mask(&out.stderr), timed_out: out.timed_out }
     }
 }
 
@@ -155,6 +160,69 @@ impl Differ {
             handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
         Differ { sides, mismatches: Vec::new(), steps: 0, finished: false }
+    }
+
+    /// From now on, etcdctl speaks etcd's v2 API (`ETCDCTL_API=2`) on both sides.
+    pub fn v2(&mut self) -> &mut Self {
+        for side in &mut self.sides {
+            side.v2 = true;
+        }
+        self
+    }
+
+    /// From now on, masks what `regex` matches with `with` (`$1` refers to groups) on both sides,
+    /// after the usual normalization (for what legitimately differs in one test's outputs).
+    pub fn mask(&mut self, regex: &str, with: &str) -> &mut Self {
+        let re = Regex::new(regex).unwrap_or_else(|e| panic!("mask {regex:?}: {e}"));
+        for side in &mut self.sides {
+            side.masks.push((re.clone(), with.to_owned()));
+        }
+        self
+    }
+
+    /// `curl -s -i -X <method> [-d <form>] http://$ENDPOINT<path>` on both sides, compared with
+    /// the response headers in a canonical form (names lowercased and sorted, `Date` dropped).
+    #[track_caller]
+    pub fn curl(&mut self, method: &str, path: &str, form: Option<&str>) -> Step {
+        let at = Location::caller();
+        self.steps += 1;
+        let raws: Vec<Output> = self
+            .sides
+            .iter()
+            .map(|side| {
+                let url = format!("http://{}{}", side.server.endpoint(), side.substitute(path));
+                crate::curl::spawn(method, &url, form.map(|f| side.substitute(f)).as_deref(), None)
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(crate::curl::finish_http)
+            .collect();
+        let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
+        let shown = form.map(|f| format!(" -d {f:?}")).unwrap_or_default();
+        self.compare(&format!("curl -X {method} {path}{shown}"), None, &step, at);
+        step
+    }
+
+    /// A long-polling `curl -s -i <path>` (a v2 watch) on both sides: starts it, waits 1.5 s, runs
+    /// `during`, and compares what both printed once they ended (or were cut at `max_time`).
+    #[track_caller]
+    pub fn curl_stream(&mut self, path: &str, max_time: Duration, during: impl FnOnce(&mut Differ)) -> Step {
+        let at = Location::caller();
+        let children: Vec<_> = self
+            .sides
+            .iter()
+            .map(|side| {
+                let url = format!("http://{}{}", side.server.endpoint(), side.substitute(path));
+                crate::curl::spawn("GET", &url, None, Some(max_time))
+            })
+            .collect();
+        std::thread::sleep(WATCH_SETUP);
+        during(self);
+        self.steps += 1;
+        let raws: Vec<Output> = children.into_iter().map(crate::curl::finish_http).collect();
+        let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
+        self.compare(&format!("curl {path} (long poll)"), None, &step, at);
+        step
     }
 
     /// The etcd server.

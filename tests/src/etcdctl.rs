@@ -49,12 +49,13 @@ pub struct Etcdctl {
     cwd: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    v2: bool,
 }
 
 impl Etcdctl {
     /// An invocation against `endpoints` (comma-separated `host:port`).
     pub fn new(endpoints: &str) -> Self {
-        Etcdctl { endpoints: endpoints.to_owned(), cwd: None, stdin: None, timeout: DEFAULT_TIMEOUT }
+        Etcdctl { endpoints: endpoints.to_owned(), cwd: None, stdin: None, timeout: DEFAULT_TIMEOUT, v2: false }
     }
 
     /// Runs etcdctl in `dir` (so relative paths, e.g. of `snapshot save`, land there).
@@ -66,6 +67,12 @@ impl Etcdctl {
     /// Feeds `input` on stdin (then closes it).
     pub fn stdin(mut self, input: &[u8]) -> Self {
         self.stdin = Some(input.to_vec());
+        self
+    }
+
+    /// Speaks etcd's v2 API (`ETCDCTL_API=2`, endpoints as `http://host:port`).
+    pub fn v2(mut self) -> Self {
+        self.v2 = true;
         self
     }
 
@@ -82,7 +89,12 @@ impl Etcdctl {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("ETCDCTL_API", "3").arg(format!("--endpoints={}", self.endpoints)).args(args);
+        if self.v2 {
+            let urls: Vec<String> = self.endpoints.split(',').map(|e| format!("http://{e}")).collect();
+            cmd.env("ETCDCTL_API", "2").arg(format!("--endpoints={}", urls.join(","))).args(args);
+        } else {
+            cmd.env("ETCDCTL_API", "3").arg(format!("--endpoints={}", self.endpoints)).args(args);
+        }
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }

@@ -34,6 +34,7 @@ mod differ;
 mod etcdctl;
 mod normalize;
 mod ports;
+pub mod prom;
 mod server;
 mod status;
 mod textdiff;
