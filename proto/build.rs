@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .out_dir(&out_dir)
         .preserve_proto_field_names()
         .ignore_unknown_fields()
-        .build(&[".etcdserverpb", ".mvccpb", ".authpb"])?;
+        .build(&[".etcdserverpb", ".mvccpb", ".authpb", ".v3lockpb", ".v3electionpb"])?;
     Ok(())
 }
 

@@ -93,11 +93,13 @@ proto_package!(
 );
 proto_package!(
     /// etcd's lock service (`v3lockpb`).
-    v3lockpb
+    v3lockpb,
+    serde
 );
 proto_package!(
     /// etcd's election service (`v3electionpb`).
-    v3electionpb
+    v3electionpb,
+    serde
 );
 proto_package!(
     /// cairn's own messages (`cairnpb`): the requests members propose through

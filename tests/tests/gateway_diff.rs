@@ -119,3 +119,59 @@ fn gateway_watch() {
     .expect_etcd("events");
     d.finish();
 }
+
+/// The lease keep-alive stream (one answer per request, ended with the body), lock and unlock,
+/// the election calls (campaign, leader, proclaim, observe, resign), and the `/v3beta/` prefix
+/// etcd 3.4 still serves. "mylock" bXlsb2Nr, "mylock/4d" bXlsb2NrLzRk, "elect" ZWxlY3Q=,
+/// "elect/4d" ZWxlY3QvNGQ=, "v1" djE=, "v2" djI=.
+#[test]
+fn gateway_keepalive_lock_election_and_v3beta() {
+    let mut d = Differ::start();
+    d.post("/v3/lease/grant", r#"{"TTL":"60","ID":"77"}"#);
+    d.post("/v3/lease/keepalive", r#"{"ID":"77"}"#).expect_etcd(r#""TTL":"60""#);
+    d.post("/v3/lease/keepalive", r#"{"ID":"77"} {"ID":"77"}"#);
+    d.post("/v3/lease/keepalive", r#"{"ID":"78"}"#);
+    d.post("/v3/lock/lock", r#"{"name":"bXlsb2Nr","lease":"77"}"#).expect_etcd("bXlsb2NrLzRk");
+    d.post("/v3/kv/range", r#"{"key":"bXlsb2NrLzRk"}"#);
+    d.post("/v3/lock/unlock", r#"{"key":"bXlsb2NrLzRk"}"#);
+    d.post("/v3/lock/lock", r#"{"name":"bXlsb2Nr","lease":"12345"}"#).expect_etcd("lease not found");
+    d.post("/v3/election/campaign", r#"{"name":"ZWxlY3Q=","lease":"77","value":"djE="}"#).expect_etcd("leader");
+    d.post("/v3/election/leader", r#"{"name":"ZWxlY3Q="}"#).expect_etcd("djE=");
+    d.post(
+        "/v3/election/proclaim",
+        r#"{"leader":{"name":"ZWxlY3Q=","key":"ZWxlY3QvNGQ=","rev":"4","lease":"77"},"value":"djI="}"#,
+    );
+    d.post_stream("/v3/election/observe", r#"{"name":"ZWxlY3Q="}"#, Duration::from_secs(3), |_| {}).expect_etcd("djI=");
+    d.post("/v3/election/resign", r#"{"leader":{"name":"ZWxlY3Q=","key":"ZWxlY3QvNGQ=","rev":"4","lease":"77"}}"#);
+    d.post("/v3/election/leader", r#"{"name":"ZWxlY3Q="}"#).expect_etcd("election: no leader");
+    d.post("/v3beta/kv/put", r#"{"key":"Zm9v","value":"YmFy"}"#);
+    d.post("/v3beta/kv/range", r#"{"key":"Zm9v"}"#).expect_etcd("YmFy");
+    d.post("/v3beta/lease/leases", "{}");
+    d.finish();
+}
+
+/// `/v3/maintenance/snapshot` streams the database as base64 `blob`s, the last one its SHA-256
+/// (the contents are each engine's own format: only the shape is compared).
+#[test]
+fn gateway_snapshot_stream() {
+    for server in
+        [cairn_tests::Server::start(cairn_tests::Kind::Etcd), cairn_tests::Server::start(cairn_tests::Kind::Cairn)]
+    {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-S", "--max-time", "30", "-X", "POST", "-d", "{}"])
+            .arg(format!("http://{}/v3/maintenance/snapshot", server.endpoint()))
+            .output()
+            .expect("run curl");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{:?}: {e}: {l}", server.kind())))
+            .collect();
+        assert!(lines.len() >= 2, "{:?}: {stdout}", server.kind());
+        for line in &lines {
+            assert!(line["result"]["blob"].is_string() && line["result"].get("header").is_none(), "{line}");
+        }
+        let sha = lines.last().and_then(|l| l["result"]["blob"].as_str()).unwrap_or_default();
+        assert_eq!(sha.len(), 44, "{:?}: a base64 SHA-256 last: {sha}", server.kind());
+    }
+}

@@ -99,7 +99,25 @@ pub fn routes<B: Backend>(core: Arc<Core<B>>, router: axum::Router) -> axum::Rou
         .merge(gateway::routes())
         .merge(v2::routes())
         .with_state(core.clone());
-    router.merge(http).layer(axum::middleware::from_fn_with_state(core, crate::metrics::track_grpc::<B>))
+    let app = router.merge(http).layer(axum::middleware::from_fn_with_state(core, crate::metrics::track_grpc::<B>));
+    // etcd 3.4 also serves its gateway under `/v3beta/`, rewritten to `/v3/`.
+    let beta = app.clone();
+    app.route(
+        "/v3beta/{*rest}",
+        axum::routing::any(move |mut request: axum::extract::Request| {
+            let mut app = beta.clone();
+            async move {
+                let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).replacen("/v3beta/", "/v3/", 1);
+                if let Ok(uri) = path.parse() {
+                    *request.uri_mut() = uri;
+                }
+                match tower_service::Service::call(&mut app, request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        }),
+    )
 }
 
 /// A member as the peer port's `/members` shows it (etcd's `membership.Member`).

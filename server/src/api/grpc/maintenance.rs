@@ -65,17 +65,17 @@ struct ChunkWriter {
 }
 
 impl ChunkWriter {
-    /// Ends the stream as etcd's: zeros up to a multiple of 512 bytes, then the
-    /// SHA-256 of everything before it (etcdctl checks for it); returns the rest.
-    fn finish(mut self) -> Vec<u8> {
+    /// Ends the stream as etcd's: zeros up to a multiple of 512 bytes, then, in
+    /// a message of its own, the SHA-256 of everything before it (etcdctl
+    /// checks for it); returns the rest of the data and the digest.
+    fn finish(mut self) -> (Vec<u8>, Vec<u8>) {
         use sha2::Digest;
         let pad = (512 - (self.len % 512) as usize) % 512;
         let zeros = vec![0u8; pad];
         self.hasher.update(&zeros);
         self.buffer.extend_from_slice(&zeros);
         let digest = self.hasher.finalize();
-        self.buffer.extend_from_slice(&digest);
-        self.buffer
+        (self.buffer, digest.to_vec())
     }
 }
 
@@ -197,13 +197,16 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
     async fn snapshot(&self, _request: Request<SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
         let (tx, rx) = mpsc::channel(16);
         let core = self.core.clone();
-        let header = self.core.header(0);
         tokio::task::spawn_blocking(move || {
             let mut writer = ChunkWriter { tx: tx.clone(), buffer: Vec::new(), hasher: Default::default(), len: 0 };
             match core.state.store.backend().export(&mut writer) {
                 Ok(_) => {
-                    let last = SnapshotResponse { header: Some(header), remaining_bytes: 0, blob: writer.finish() };
-                    let _ = tx.blocking_send(Ok(last));
+                    // As etcd's, snapshot responses carry no header.
+                    let (rest, digest) = writer.finish();
+                    if !rest.is_empty() {
+                        let _ = tx.blocking_send(Ok(SnapshotResponse { header: None, remaining_bytes: 1, blob: rest }));
+                    }
+                    let _ = tx.blocking_send(Ok(SnapshotResponse { header: None, remaining_bytes: 0, blob: digest }));
                 }
                 Err(e) => {
                     let _ = tx.blocking_send(Err(internal(e)));

@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
 use cairn_mvcc::Backend;
 use cairn_proto::etcdserverpb::lease_server::Lease;
 
@@ -16,6 +19,17 @@ pub(super) fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
         .route("/v3/kv/lease/revoke", unary_route!(LeaseService, Lease, lease_revoke))
         .route("/v3/lease/timetolive", unary_route!(LeaseService, Lease, lease_time_to_live))
         .route("/v3/kv/lease/timetolive", unary_route!(LeaseService, Lease, lease_time_to_live))
+        .route("/v3/lease/keepalive", axum::routing::post(keep_alive::<B>))
         .route("/v3/lease/leases", unary_route!(LeaseService, Lease, lease_leases))
         .route("/v3/kv/lease/leases", unary_route!(LeaseService, Lease, lease_leases))
+}
+
+/// `/v3/lease/keepalive`: each JSON `LeaseKeepAliveRequest` of the body is
+/// answered with a `{"result": LeaseKeepAliveResponse}` line.
+async fn keep_alive<B: Backend>(State(core): State<Arc<Core<B>>>, body: Body) -> Response {
+    super::stream::bidi(body, true, |requests| async move {
+        let service = LeaseService::new(core);
+        <LeaseService<B> as Lease>::lease_keep_alive(&service, tonic::Request::new(requests)).await
+    })
+    .await
 }

@@ -1,7 +1,10 @@
-//! `/v3/maintenance/*`: the Maintenance service (unary calls; not snapshot).
+//! `/v3/maintenance/*`: the Maintenance service (`snapshot` streamed).
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
 use cairn_mvcc::Backend;
 use cairn_proto::etcdserverpb::maintenance_server::Maintenance;
 
@@ -18,4 +21,14 @@ pub(super) fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
         // serves Hash (registered first).
         .route("/v3/maintenance/hash", unary_route!(MaintenanceService, Maintenance, hash))
         .route("/v3/maintenance/transfer-leadership", unary_route!(MaintenanceService, Maintenance, move_leader))
+        .route("/v3/maintenance/snapshot", axum::routing::post(snapshot::<B>))
+}
+
+/// `/v3/maintenance/snapshot`: the snapshot as `{"result": {"blob": <base64>, ...}}` lines.
+async fn snapshot<B: Backend>(State(core): State<Arc<Core<B>>>, body: Bytes) -> Response {
+    super::stream::server_stream(body, |request| async move {
+        let service = MaintenanceService::new(core);
+        <MaintenanceService<B> as Maintenance>::snapshot(&service, tonic::Request::new(request)).await
+    })
+    .await
 }

@@ -4,10 +4,12 @@
 //! service impls as gRPC.
 
 mod cluster;
+mod coordination;
 mod error;
 mod kv;
 mod lease;
 mod maintenance;
+mod stream;
 mod watch;
 
 use std::future::Future;
@@ -31,6 +33,7 @@ pub fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
         .merge(maintenance::routes())
         .merge(cluster::routes())
         .merge(watch::routes())
+        .merge(coordination::routes())
 }
 
 /// A JSON response with `status`.
