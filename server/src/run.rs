@@ -190,6 +190,7 @@ async fn run_with<B: Backend>(
     node_config.tick_interval = config.tick();
     node_config.election_ticks = config.election_ticks();
     node_config.snapshot_count = config.snapshot_count;
+    node_config.snapshot_catch_up_entries = config.experimental_snapshot_catchup_entries;
     node_config.max_proposal_bytes = node_config.max_proposal_bytes.max(config.max_request_bytes as usize + 1024);
     node_config.logger = crate::slog_bridge::logger();
     let export_state = state.clone();

@@ -46,6 +46,13 @@ fn metrics_are_valid_and_named_as_etcds() {
             assert_eq!(page.types.get(*name).map(String::as_str), Some(*kind), "{:?}: type of {name}", server.kind());
         }
         assert_eq!(page.sum("etcd_server_has_leader", &[]), 1.0, "{:?}", server.kind());
+        let vars = std::process::Command::new("curl")
+            .args(["-s", "-S", "--max-time", "10", &format!("http://{}/debug/vars", server.endpoint())])
+            .output()
+            .expect("run curl");
+        let vars: serde_json::Value = serde_json::from_slice(&vars.stdout).expect("/debug/vars is JSON");
+        assert!(vars["cmdline"].is_array(), "{:?}: {vars}", server.kind());
+        assert_eq!(vars["raft.status"]["raftState"], "StateLeader", "{:?}: {vars}", server.kind());
     }
 }
 

@@ -189,11 +189,17 @@ fn curl_put(endpoint: &str, path: &str, form: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// On a 3-member cluster: a recursive v2 watch on one member sees a write made through another,
-/// and a value set on the leader is still there after every member restarted.
+/// On a 3-member cluster: a recursive v2 watch on one member sees a write made through another;
+/// a value set on the leader is still there after every member restarted; and a member that was
+/// down while the log moved past a snapshot gets the v2 store with the snapshot.
 #[test]
 fn v2_across_a_cluster_and_restarts() {
-    let mut cluster = Cluster::start_with(Kind::Cairn, 3, "cairn-v2", &["--enable-v2"]);
+    let mut cluster = Cluster::start_with(
+        Kind::Cairn,
+        3,
+        "cairn-v2",
+        &["--enable-v2", "--snapshot-count", "20", "--experimental-snapshot-catchup-entries", "10"],
+    );
     let leader = cluster.wait_leader(Duration::from_secs(20)).expect("a leader");
     let watcher_at = (leader + 1) % 3;
     let writer_at = (leader + 2) % 3;
@@ -232,4 +238,29 @@ fn v2_across_a_cluster_and_restarts() {
         let watched = curl_get(&endpoint, "/v2/keys/svc/web1", 5);
         assert!(watched.contains("10.0.0.1"), "member {i} kept /svc/web1: {watched:?}");
     }
+
+    let leader = cluster.wait_leader(Duration::from_secs(20)).expect("a leader");
+    let behind = (leader + 1) % 3;
+    cluster.member(behind).stop();
+    let leader_endpoint = cluster.member(leader).endpoint();
+    for i in 0..120 {
+        let set = curl_put(&leader_endpoint, &format!("/v2/keys/bulk/k{i}"), &format!("value=v{i}"));
+        assert!(set.contains(&format!(r#""value":"v{i}""#)), "bulk set {i}: {set}");
+    }
+    cluster.member(behind).restart();
+    let endpoint = cluster.member(behind).endpoint();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // A local (not quorum) read: what this member has applied.
+        let got = curl_get(&endpoint, "/v2/keys/bulk/k119", 5);
+        if got.contains(r#""value":"v119""#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the restarted member has no /bulk/k119: {got:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let listed = curl_get(&endpoint, "/v2/keys/bulk", 5);
+    assert_eq!(listed.matches(r#""key":"/bulk/k"#).count(), 120, "all 120 keys on the caught-up member");
+    let log = cluster.member(behind).log_tail(400);
+    assert!(log.contains("received a snapshot"), "the member caught up by snapshot; log:\n{log}");
 }

@@ -61,6 +61,10 @@ pub struct Config {
     /// Number of committed transactions to trigger a snapshot to disk.
     #[arg(long, env = "CAIRN_SNAPSHOT_COUNT", default_value_t = 100_000)]
     pub snapshot_count: u64,
+    /// Entries kept in the log behind a snapshot for slow followers to catch up
+    /// from (etcd 3.5's flag); a follower further behind is sent a snapshot.
+    #[arg(long, env = "CAIRN_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES", default_value_t = 5_000)]
+    pub experimental_snapshot_catchup_entries: u64,
     /// Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).
     #[arg(long, env = "CAIRN_QUOTA_BACKEND_BYTES", default_value_t = 0)]
     pub quota_backend_bytes: i64,
