@@ -41,6 +41,8 @@ pub struct Core<B: Backend> {
     pub leader_channel: parking_lot::Mutex<Option<(String, tonic::transport::Channel)>>,
     /// Whether the v2 API is served (`--enable-v2`).
     pub enable_v2: bool,
+    /// bcrypt's cost for new passwords (`--bcrypt-cost`).
+    pub bcrypt_cost: u32,
     /// When this member started.
     pub started: std::time::SystemTime,
 }
@@ -70,7 +72,19 @@ impl<B: Backend> Core<B> {
 
     /// Proposes `request` through raft and waits for its result.
     pub async fn propose(&self, request: Request) -> Result<Applied, RequestError> {
-        let data = InternalRequest { request: Some(request) }.encode_to_vec();
+        self.propose_as(request, &None).await
+    }
+
+    /// Proposes `request` for `caller`: with auth on, it carries the auth
+    /// revision its permissions were checked at, and is refused when applied
+    /// after an auth change.
+    pub async fn propose_as(
+        &self,
+        request: Request,
+        caller: &crate::api::grpc::authz::Caller,
+    ) -> Result<Applied, RequestError> {
+        let auth_revision = caller.as_ref().map_or(0, |c| c.revision);
+        let data = InternalRequest { request: Some(request), auth_revision }.encode_to_vec();
         if data.len() > self.state.limits.max_request_bytes {
             return Err(RequestError::RequestTooLarge);
         }

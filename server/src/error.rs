@@ -82,6 +82,9 @@ pub enum RequestError {
     /// Something inside the server failed (storage); the request did not apply.
     #[error("etcdserver: {0}")]
     Internal(String),
+    /// Auth refused the request, or an auth change failed.
+    #[error("{0}")]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 impl From<LeaseError> for RequestError {

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod auth;
 pub mod config;
 pub mod core;
 pub mod engine;

@@ -181,6 +181,7 @@ async fn run_with<B: Backend>(
         max_txn_ops: config.max_txn_ops as usize,
         max_request_bytes: config.max_request_bytes as usize,
         quota_bytes: config.quota_bytes(),
+        auth_token_ttl: Duration::from_secs(config.auth_token_ttl),
     };
     let state = State::open(backend, identity.member_id, Lessor::min_ttl_for(election_timeout), limits)?;
     let applier = Applier::new(state.clone());
@@ -216,6 +217,7 @@ async fn run_with<B: Backend>(
         leader_channel: parking_lot::Mutex::new(None),
         enable_v2: config.enable_v2,
         started: std::time::SystemTime::now(),
+        bcrypt_cost: config.bcrypt_cost,
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -287,6 +289,12 @@ async fn serve_clients<B: Backend>(
         .add_service(KvServer::new(kv::KvService::new(core.clone())).max_decoding_message_size(max_message))
         .add_service(WatchServer::new(watch::WatchService::new(core.clone())).max_decoding_message_size(max_message))
         .add_service(LeaseServer::new(lease::LeaseService::new(core.clone())).max_decoding_message_size(max_message))
+        .add_service(
+            cairn_proto::etcdserverpb::auth_server::AuthServer::new(crate::api::grpc::auth::AuthService::new(
+                core.clone(),
+            ))
+            .max_decoding_message_size(max_message),
+        )
         .add_service(
             cairn_proto::v3lockpb::lock_server::LockServer::new(crate::api::grpc::lock::LockService::new(core.clone()))
                 .max_decoding_message_size(max_message),

@@ -32,6 +32,8 @@ pub struct Limits {
     pub max_request_bytes: usize,
     /// The backend quota in bytes.
     pub quota_bytes: u64,
+    /// How long an unused simple token lives (`--auth-token-ttl`).
+    pub auth_token_ttl: std::time::Duration,
 }
 
 /// What every part of the server shares.
@@ -46,6 +48,10 @@ pub struct State<B: Backend> {
     pub alarms: RwLock<Vec<AlarmMember>>,
     /// etcd's v2 store (served with `--enable-v2`, replicated either way).
     pub v2: Mutex<crate::v2::Store>,
+    /// Users, roles and whether auth is on.
+    pub auth: RwLock<crate::auth::AuthStore>,
+    /// The simple tokens this member knows.
+    pub tokens: Mutex<crate::auth::Tokens>,
     /// Request limits.
     pub limits: Limits,
     /// The counters `/metrics` shows.
@@ -70,6 +76,8 @@ impl<B: Backend> State<B> {
             members: RwLock::new(Membership::default()),
             alarms: RwLock::new(Vec::new()),
             v2: Mutex::new(crate::v2::Store::default()),
+            auth: RwLock::new(crate::auth::AuthStore::default()),
+            tokens: Mutex::new(crate::auth::Tokens::new(limits.auth_token_ttl)),
             limits,
             metrics: crate::metrics::Metrics::default(),
             member_id,
@@ -164,6 +172,7 @@ impl<B: Backend> State<B> {
             anyhow::bail!("corrupt v2 node record at {path:?}");
         }
         self.v2.lock().restore(v2_index, records);
+        *self.auth.write() = crate::auth::AuthStore::load(&view)?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use cairn_mvcc::{Backend, KeyRange, WriteTxn, Writer};
 use cairn_proto::cairnpb::internal_request::Request;
-use cairn_proto::cairnpb::{InternalRequest, Member, V2Request};
+use cairn_proto::cairnpb::{AuthRequest, InternalRequest, Member, V2Request};
 use cairn_proto::etcdserverpb::alarm_request::AlarmAction;
 use cairn_proto::etcdserverpb::{
     AlarmMember, AlarmRequest, AlarmResponse, AlarmType, CompactionResponse, DeleteRangeResponse, LeaseGrantRequest,
@@ -95,6 +95,12 @@ impl<B: Backend> Applier<B> {
         compactions: &mut Vec<(i64, oneshot::Sender<()>)>,
     ) -> Result<Output, ApplyError> {
         let state = &*self.state;
+        if request.auth_revision != 0 {
+            let auth = state.auth.read();
+            if auth.enabled() && request.auth_revision < auth.revision() {
+                return Ok(Err(crate::auth::AuthError::OldRevision.into()));
+            }
+        }
         let Some(request) = request.request else { return Ok(Ok(Applied::Nothing)) };
         let capped = state.no_space();
         Ok(match request {
@@ -177,6 +183,7 @@ impl<B: Backend> Applier<B> {
             }
             Request::Alarm(request) => Ok(Applied::Alarm(self.apply_alarm(writer, &request)?)),
             Request::V2(request) => Ok(self.apply_v2(writer, &request)?),
+            Request::Auth(request) => self.apply_auth(writer, request, now)?.map(|()| Applied::Nothing),
             Request::MemberAttributes(member) | Request::MemberUpdate(member) => {
                 let mut membership = state.members.write();
                 if let Some(existing) = membership.members.get_mut(&member.id) {
@@ -243,6 +250,68 @@ impl<B: Backend> Applier<B> {
             Some(result) => Applied::V2(Box::new(result)),
             None => Applied::Nothing,
         })
+    }
+
+    /// An auth change; its backend writes go into the batch. Tokens of a
+    /// deleted user or a changed password, and every token when auth is
+    /// turned off, are forgotten.
+    fn apply_auth(
+        &self,
+        writer: &mut Writer<'_, B>,
+        request: AuthRequest,
+        now: Instant,
+    ) -> Result<Result<(), RequestError>, ApplyError> {
+        use cairn_proto::cairnpb::auth_request::Op;
+        let Some(op) = request.op else { return Ok(Ok(())) };
+        let state = &*self.state;
+        let mut auth = state.auth.write();
+        let changes = match op {
+            Op::Enable(_) => auth.enable(),
+            Op::Disable(_) => {
+                state.tokens.lock().clear();
+                Ok(auth.disable())
+            }
+            Op::Token(t) => {
+                if !auth.enabled() {
+                    return Ok(Err(crate::auth::AuthError::AuthNotEnabled.into()));
+                }
+                if !auth.has_user(&t.name) {
+                    return Ok(Err(crate::auth::AuthError::AuthFailed.into()));
+                }
+                let info = crate::auth::tokens::TokenInfo { user: t.name, revision: t.revision };
+                state.tokens.lock().assign(t.token, info, now);
+                Ok(Vec::new())
+            }
+            Op::UserAdd(u) => auth.user_add(&u.name, &u.hashed_password, u.no_password),
+            Op::UserDelete(r) => {
+                state.tokens.lock().invalidate_user(&r.name);
+                auth.user_delete(&r.name)
+            }
+            Op::ChangePassword(u) => {
+                state.tokens.lock().invalidate_user(&u.name);
+                auth.change_password(&u.name, &u.hashed_password)
+            }
+            Op::GrantRole(r) => auth.grant_role(&r.user, &r.role),
+            Op::RevokeRole(r) => auth.revoke_role(&r.name, &r.role),
+            Op::RoleAdd(r) => auth.role_add(&r.name),
+            Op::RoleDelete(r) => auth.role_delete(&r.role),
+            Op::GrantPermission(r) => match r.perm {
+                Some(perm) => auth.grant_permission(&r.name, perm),
+                None => Err(crate::auth::AuthError::PermissionNotGranted),
+            },
+            Op::RevokePermission(r) => auth.revoke_permission(&r.role, &r.key, &r.range_end),
+        };
+        let changes = match changes {
+            Ok(changes) => changes,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        for change in changes {
+            match change {
+                crate::auth::Change::Put(bucket, key, value) => writer.batch().put(bucket, key, value)?,
+                crate::auth::Change::Delete(bucket, key) => writer.batch().delete(bucket, key)?,
+            }
+        }
+        Ok(Ok(()))
     }
 
     fn apply_alarm(&self, writer: &mut Writer<'_, B>, request: &AlarmRequest) -> Result<AlarmResponse, ApplyError> {

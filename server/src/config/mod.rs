@@ -86,6 +86,15 @@ pub struct Config {
     /// Log level: debug, info, warn, error, panic or fatal.
     #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+    /// Specify auth token type: 'simple' (etcd's 'jwt' is not supported yet).
+    #[arg(long, env = "CAIRN_AUTH_TOKEN", default_value = "simple")]
+    pub auth_token: String,
+    /// The lifetime in seconds of an unused simple auth token.
+    #[arg(long, env = "CAIRN_AUTH_TOKEN_TTL", default_value_t = 300)]
+    pub auth_token_ttl: u64,
+    /// Cost of bcrypt for password hashing (4 to 31).
+    #[arg(long, env = "CAIRN_BCRYPT_COST", default_value_t = 10)]
+    pub bcrypt_cost: u32,
     /// Enable the v2 API (accepted for compatibility).
     #[arg(long, env = "CAIRN_ENABLE_V2", default_value_t = false)]
     pub enable_v2: bool,
@@ -221,6 +230,14 @@ impl Config {
         }
         if self.max_txn_ops == 0 {
             anyhow::bail!("--max-txn-ops must be > 0");
+        }
+        match self.auth_token.split(',').next().unwrap_or_default() {
+            "simple" => {}
+            "jwt" => anyhow::bail!("--auth-token jwt is not supported by cairn yet; use simple"),
+            other => anyhow::bail!("unknown token type {other:?} in --auth-token"),
+        }
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            anyhow::bail!("--bcrypt-cost {} is out of range 4..=31", self.bcrypt_cost);
         }
         parse_urls(&self.listen_client_urls)?;
         parse_urls(&self.advertise_client_urls)?;

@@ -81,9 +81,12 @@ fn check_urls(urls: &[String]) -> Result<(), RequestError> {
 #[tonic::async_trait]
 impl<B: Backend> Cluster for ClusterService<B> {
     async fn member_add(&self, request: Request<MemberAddRequest>) -> Result<Response<MemberAddResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        super::authz::check_admin(&self.core, &caller)?;
+        let token = super::authz::token(request.metadata());
         let request = request.into_inner();
         if !self.core.is_leader() {
-            return self.leader().await?.member_add(request).await;
+            return self.leader().await?.member_add(super::authz::forwarded(request, token.as_deref())).await;
         }
         check_urls(&request.peer_ur_ls)?;
         {
@@ -122,9 +125,12 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        super::authz::check_admin(&self.core, &caller)?;
+        let token = super::authz::token(request.metadata());
         let request = request.into_inner();
         if !self.core.is_leader() {
-            return self.leader().await?.member_remove(request).await;
+            return self.leader().await?.member_remove(super::authz::forwarded(request, token.as_deref())).await;
         }
         let id = request.id;
         if !self.core.state.members.read().members.contains_key(&id) {
@@ -138,6 +144,8 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        super::authz::check_admin(&self.core, &caller)?;
         let request = request.into_inner();
         check_urls(&request.peer_ur_ls)?;
         if !self.core.state.members.read().members.contains_key(&request.id) {
@@ -148,7 +156,9 @@ impl<B: Backend> Cluster for ClusterService<B> {
         Ok(Response::new(MemberUpdateResponse { header: Some(self.core.cluster_header()), members: self.members() }))
     }
 
-    async fn member_list(&self, _request: Request<MemberListRequest>) -> Result<Response<MemberListResponse>, Status> {
+    async fn member_list(&self, request: Request<MemberListRequest>) -> Result<Response<MemberListResponse>, Status> {
+        // Unlike etcd 3.4, members are listed only to a known caller when auth is on.
+        super::authz::caller(&self.core, request.metadata())?;
         Ok(Response::new(MemberListResponse { header: Some(self.core.cluster_header()), members: self.members() }))
     }
 
@@ -156,9 +166,12 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        super::authz::check_admin(&self.core, &caller)?;
+        let token = super::authz::token(request.metadata());
         let request = request.into_inner();
         if !self.core.is_leader() {
-            return self.leader().await?.member_promote(request).await;
+            return self.leader().await?.member_promote(super::authz::forwarded(request, token.as_deref())).await;
         }
         let id = request.id;
         let learner = match self.core.state.members.read().members.get(&id) {

@@ -52,7 +52,8 @@ pub fn prefix_of(name: &[u8]) -> Vec<u8> {
     [name, b"/"].concat()
 }
 
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+/// The end of the range of keys starting with `prefix` (`"\0"`: no end).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     cairn_mvcc::prefix_end(prefix).map_or_else(|| vec![0], |end| end.to_vec())
 }
 

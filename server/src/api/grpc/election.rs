@@ -103,18 +103,26 @@ fn resign_request(key: &[u8], created: i64) -> TxnRequest {
 #[tonic::async_trait]
 impl<B: Backend> Election for ElectionService<B> {
     async fn campaign(&self, request: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
-        Ok(Response::new(self.elect(request.into_inner()).await?))
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let request = request.into_inner();
+        super::authz::coordination(&self.core, &caller, &request.name)?;
+        Ok(Response::new(self.elect(request).await?))
     }
 
     async fn proclaim(&self, request: Request<ProclaimRequest>) -> Result<Response<ProclaimResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
         let ProclaimRequest { leader, value } = request.into_inner();
         let leader = leader.ok_or(CoordinationError::MissingLeaderKey)?;
+        super::authz::coordination(&self.core, &caller, &leader.name)?;
         let lease = session_lease(&self.core, leader.lease).await?;
         Ok(Response::new(proclaim(&self.core, &leader.key, leader.rev, lease, &value).await?))
     }
 
     async fn leader(&self, request: Request<LeaderRequest>) -> Result<Response<LeaderResponse>, Status> {
-        let prefix = prefix_of(&request.into_inner().name);
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let name = request.into_inner().name;
+        super::authz::coordination(&self.core, &caller, &name)?;
+        let prefix = prefix_of(&name);
         let found = read(&self.core, &by_create(&prefix, true, 0)).await?;
         let kv = found.kvs.into_iter().next().ok_or(CoordinationError::NoLeader)?;
         Ok(Response::new(LeaderResponse { header: found.header, kv: Some(kv) }))
@@ -124,7 +132,10 @@ impl<B: Backend> Election for ElectionService<B> {
 
     async fn observe(&self, request: Request<LeaderRequest>) -> Result<Response<Self::ObserveStream>, Status> {
         let deadline = grpc_timeout(request.metadata());
-        let prefix = prefix_of(&request.into_inner().name);
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let name = request.into_inner().name;
+        super::authz::coordination(&self.core, &caller, &name)?;
+        let prefix = prefix_of(&name);
         let (tx, rx) = mpsc::channel(16);
         let core = self.core.clone();
         tokio::spawn(async move {
@@ -147,7 +158,9 @@ impl<B: Backend> Election for ElectionService<B> {
     }
 
     async fn resign(&self, request: Request<ResignRequest>) -> Result<Response<ResignResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
         let leader = request.into_inner().leader.ok_or(CoordinationError::MissingLeaderKey)?;
+        super::authz::coordination(&self.core, &caller, &leader.name)?;
         // etcd opens a session with the leader's lease here too (granting one for none).
         session_lease(&self.core, leader.lease).await?;
         let response = txn(&self.core, resign_request(&leader.key, leader.rev)).await?;

@@ -15,7 +15,7 @@ use cairn_proto::etcdserverpb::{
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use super::validate;
+use super::{authz, validate};
 use crate::apply::range::{key_range, range};
 use crate::apply::{Applied, compare};
 use crate::core::Core;
@@ -106,8 +106,10 @@ fn read_only_txn<B: Backend>(core: &Core<B>, request: &TxnRequest) -> Result<Txn
 #[tonic::async_trait]
 impl<B: Backend> Kv for KvService<B> {
     async fn range(&self, request: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
+        let caller = authz::caller(&self.core, request.metadata())?;
         let request = request.into_inner();
         validate::range(&request)?;
+        authz::range(&self.core, &caller, &request)?;
         if !request.serializable {
             self.core.linearizable_read().await?;
         }
@@ -119,11 +121,13 @@ impl<B: Backend> Kv for KvService<B> {
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let caller = authz::caller(&self.core, request.metadata())?;
         let request = request.into_inner();
         check_message_size(&request, self.core.state.limits.max_request_bytes)?;
         validate::put(&request)?;
+        authz::put(&self.core, &caller, &request)?;
         check_quota(&self.core, request.encoded_len()).await?;
-        match self.core.propose(Internal::Put(request)).await? {
+        match self.core.propose_as(Internal::Put(request), &caller).await? {
             Applied::Put(mut response) => {
                 self.core.fill(&mut response.header);
                 Ok(Response::new(response))
@@ -136,9 +140,11 @@ impl<B: Backend> Kv for KvService<B> {
         &self,
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let caller = authz::caller(&self.core, request.metadata())?;
         let request = request.into_inner();
         validate::delete_range(&request)?;
-        match self.core.propose(Internal::DeleteRange(request)).await? {
+        authz::delete_range(&self.core, &caller, &request)?;
+        match self.core.propose_as(Internal::DeleteRange(request), &caller).await? {
             Applied::DeleteRange(mut response) => {
                 self.core.fill(&mut response.header);
                 Ok(Response::new(response))
@@ -148,9 +154,11 @@ impl<B: Backend> Kv for KvService<B> {
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let caller = authz::caller(&self.core, request.metadata())?;
         let request = request.into_inner();
         check_message_size(&request, self.core.state.limits.max_request_bytes)?;
         validate::txn(&request, self.core.state.limits.max_txn_ops)?;
+        authz::txn(&self.core, &caller, &request)?;
         if validate::is_read_only(&request) {
             if !validate::is_serializable(&request) {
                 self.core.linearizable_read().await?;
@@ -158,7 +166,7 @@ impl<B: Backend> Kv for KvService<B> {
             return Ok(Response::new(read_only_txn(&self.core, &request)?));
         }
         check_quota(&self.core, request.encoded_len()).await?;
-        match self.core.propose(Internal::Txn(request)).await? {
+        match self.core.propose_as(Internal::Txn(request), &caller).await? {
             Applied::Txn(mut response) => {
                 self.core.fill(&mut response.header);
                 Ok(Response::new(response))
@@ -168,9 +176,11 @@ impl<B: Backend> Kv for KvService<B> {
     }
 
     async fn compact(&self, request: Request<CompactionRequest>) -> Result<Response<CompactionResponse>, Status> {
+        // As etcd, any authenticated user may compact.
+        let caller = authz::caller(&self.core, request.metadata())?;
         let request = request.into_inner();
         let physical = request.physical;
-        match self.core.propose(Internal::Compaction(request)).await? {
+        match self.core.propose_as(Internal::Compaction(request), &caller).await? {
             Applied::Compaction(mut response, done) => {
                 if physical {
                     let _ = done.await;

@@ -21,8 +21,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::authz;
 use super::kv::check_quota;
 use crate::apply::Applied;
+use crate::auth::Access;
 use crate::core::Core;
 use crate::error::RequestError;
 use crate::lease::{LeaseError, MAX_LEASE_TTL};
@@ -55,9 +57,9 @@ fn from_status(status: Status) -> RequestError {
 }
 
 /// Renews lease `id` at the leader, from a follower.
-async fn forward_renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError> {
+async fn forward_renew<B: Backend>(core: &Core<B>, id: i64, token: Option<&str>) -> Result<i64, RequestError> {
     let mut client = leader_client(core).await?;
-    let request = tokio_stream::once(LeaseKeepAliveRequest { id });
+    let request = authz::forwarded(tokio_stream::once(LeaseKeepAliveRequest { id }), token);
     let mut responses = client.lease_keep_alive(request).await.map_err(from_status)?.into_inner();
     match responses.message().await {
         Ok(Some(response)) => Ok(response.ttl),
@@ -68,9 +70,9 @@ async fn forward_renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, Reque
 
 /// Renews lease `id`: here if this member leads, else at the leader. The TTL,
 /// or 0 if the lease is gone.
-async fn renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError> {
+async fn renew<B: Backend>(core: &Core<B>, id: i64, token: Option<&str>) -> Result<i64, RequestError> {
     if core.node.status().role != Role::Leader {
-        return forward_renew(core, id).await;
+        return forward_renew(core, id, token).await;
     }
     // A lease renewed just after a leader change must not be one the new leader
     // already revoked: wait until this member has applied what it committed.
@@ -80,7 +82,7 @@ async fn renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError>
         Ok(ttl) => Ok(ttl),
         Err(LeaseError::NotFound) => Ok(0),
         // Leadership moved between the check and the renewal.
-        Err(LeaseError::NotPrimary) => forward_renew(core, id).await,
+        Err(LeaseError::NotPrimary) => forward_renew(core, id, token).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -88,6 +90,8 @@ async fn renew<B: Backend>(core: &Core<B>, id: i64) -> Result<i64, RequestError>
 #[tonic::async_trait]
 impl<B: Backend> Lease for LeaseService<B> {
     async fn lease_grant(&self, request: Request<LeaseGrantRequest>) -> Result<Response<LeaseGrantResponse>, Status> {
+        // Unlike etcd 3.4, a lease is granted only to a known caller when auth is on.
+        let caller = authz::caller(&self.core, request.metadata())?;
         let mut request = request.into_inner();
         if request.ttl > MAX_LEASE_TTL {
             return Err(RequestError::from(LeaseError::TtlTooLarge).into());
@@ -96,7 +100,7 @@ impl<B: Backend> Lease for LeaseService<B> {
             request.id = self.core.ids.next_lease_id();
         }
         check_quota(&self.core, 16).await?;
-        match self.core.propose(Internal::LeaseGrant(request)).await? {
+        match self.core.propose_as(Internal::LeaseGrant(request), &caller).await? {
             Applied::LeaseGrant(mut response) => {
                 self.core.fill(&mut response.header);
                 Ok(Response::new(response))
@@ -109,7 +113,11 @@ impl<B: Backend> Lease for LeaseService<B> {
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        match self.core.propose(Internal::LeaseRevoke(request.into_inner())).await? {
+        let caller = authz::caller(&self.core, request.metadata())?;
+        let request = request.into_inner();
+        // Revoking deletes the lease's keys: the caller must be able to.
+        authz::check_lease_keys(&self.core, &caller, request.id, Access::Write)?;
+        match self.core.propose_as(Internal::LeaseRevoke(request), &caller).await? {
             Applied::LeaseRevoke(mut response) => {
                 self.core.fill(&mut response.header);
                 Ok(Response::new(response))
@@ -124,6 +132,8 @@ impl<B: Backend> Lease for LeaseService<B> {
         &self,
         request: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        authz::caller(&self.core, request.metadata())?;
+        let token = authz::token(request.metadata());
         let mut incoming = request.into_inner();
         let (tx, rx) = mpsc::channel(64);
         let core = self.core.clone();
@@ -133,7 +143,7 @@ impl<B: Backend> Lease for LeaseService<B> {
                     Ok(Some(request)) => request,
                     Ok(None) | Err(_) => break,
                 };
-                let reply = match renew(&core, request.id).await {
+                let reply = match renew(&core, request.id, token.as_deref()).await {
                     Ok(ttl) => Ok(LeaseKeepAliveResponse { header: Some(core.header(0)), id: request.id, ttl }),
                     Err(e) => Err(Status::from(e)),
                 };
@@ -150,11 +160,19 @@ impl<B: Backend> Lease for LeaseService<B> {
         &self,
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        let caller = authz::caller(&self.core, request.metadata())?;
+        let token = authz::token(request.metadata());
         let request = request.into_inner();
+        if request.keys {
+            // Listing a lease's keys needs read on every one of them (etcd
+            // 3.4 listed them to anyone: CVE-2023-32082).
+            authz::check_lease_keys(&self.core, &caller, request.id, Access::Read)?;
+        }
         if self.core.node.status().role != Role::Leader {
             // Only the leader knows how long a lease has left.
             let mut client = leader_client(&self.core).await?;
-            let mut response = client.lease_time_to_live(request).await?.into_inner();
+            let forwarded = authz::forwarded(request, token.as_deref());
+            let mut response = client.lease_time_to_live(forwarded).await?.into_inner();
             response.header = Some(self.core.header(0));
             return Ok(Response::new(response));
         }
@@ -181,8 +199,9 @@ impl<B: Backend> Lease for LeaseService<B> {
 
     async fn lease_leases(
         &self,
-        _request: Request<LeaseLeasesRequest>,
+        request: Request<LeaseLeasesRequest>,
     ) -> Result<Response<LeaseLeasesResponse>, Status> {
+        authz::caller(&self.core, request.metadata())?;
         self.core.linearizable_read().await?;
         let ids = self.core.state.lessor.lock().ids();
         Ok(Response::new(LeaseLeasesResponse {

@@ -77,12 +77,17 @@ impl<B: Backend> LockService<B> {
 #[tonic::async_trait]
 impl<B: Backend> Lock for LockService<B> {
     async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
         let LockRequest { name, lease } = request.into_inner();
+        super::authz::coordination(&self.core, &caller, &name)?;
         Ok(Response::new(self.acquire(&name, lease).await?))
     }
 
     async fn unlock(&self, request: Request<UnlockRequest>) -> Result<Response<UnlockResponse>, Status> {
-        let response = delete_key(&self.core, &request.into_inner().key).await?;
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let key = request.into_inner().key;
+        super::authz::check(&self.core, &caller, &key, &[], crate::auth::Access::Write)?;
+        let response = delete_key(&self.core, &key).await?;
         Ok(Response::new(UnlockResponse { header: response.header }))
     }
 }

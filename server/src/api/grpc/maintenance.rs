@@ -102,6 +102,8 @@ impl std::io::Write for ChunkWriter {
 #[tonic::async_trait]
 impl<B: Backend> Maintenance for MaintenanceService<B> {
     async fn alarm(&self, request: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        super::authz::check_admin(&self.core, &caller)?;
         let request = request.into_inner();
         if request.action == AlarmAction::Get as i32 {
             // etcd answers alarm requests without a header.
@@ -142,7 +144,8 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
         }))
     }
 
-    async fn defragment(&self, _request: Request<DefragmentRequest>) -> Result<Response<DefragmentResponse>, Status> {
+    async fn defragment(&self, request: Request<DefragmentRequest>) -> Result<Response<DefragmentResponse>, Status> {
+        super::authz::maintenance_admin(&self.core, request.metadata())?;
         let core = self.core.clone();
         tokio::task::spawn_blocking(move || core.state.store.backend().defrag())
             .await
@@ -152,7 +155,8 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
         Ok(Response::new(DefragmentResponse { header: None }))
     }
 
-    async fn hash(&self, _request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+    async fn hash(&self, request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        super::authz::maintenance_admin(&self.core, request.metadata())?;
         let core = self.core.clone();
         let hash = tokio::task::spawn_blocking(move || -> Result<u32, cairn_storage::Error> {
             let view = core.state.store.backend().view()?;
@@ -173,6 +177,7 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
     }
 
     async fn hash_kv(&self, request: Request<HashKvRequest>) -> Result<Response<HashKvResponse>, Status> {
+        super::authz::maintenance_admin(&self.core, request.metadata())?;
         let revision = request.into_inner().revision;
         // As etcd: a revision at or below the compaction point is compacted.
         let compacted = self.core.state.store.compacted_revision();
@@ -194,7 +199,8 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
 
     type SnapshotStream = SnapshotStream;
 
-    async fn snapshot(&self, _request: Request<SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
+    async fn snapshot(&self, request: Request<SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
+        super::authz::maintenance_admin(&self.core, request.metadata())?;
         let (tx, rx) = mpsc::channel(16);
         let core = self.core.clone();
         tokio::task::spawn_blocking(move || {
@@ -217,6 +223,8 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
     }
 
     async fn move_leader(&self, request: Request<MoveLeaderRequest>) -> Result<Response<MoveLeaderResponse>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata())?;
+        super::authz::check_admin(&self.core, &caller)?;
         let target = request.into_inner().target_id;
         let status = self.core.node.status();
         if status.role != Role::Leader {

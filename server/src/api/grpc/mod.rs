@@ -1,6 +1,8 @@
 //! etcd's v3 gRPC services, one file each, and the one mapping of errors to
 //! gRPC statuses.
 
+pub mod auth;
+pub mod authz;
 pub mod cluster;
 pub mod coordination;
 pub mod election;

@@ -2,6 +2,7 @@
 
 use tonic::{Code, Status};
 
+use crate::auth::AuthError;
 use crate::error::{CoordinationError, RequestError};
 use crate::lease::LeaseError;
 
@@ -34,8 +35,31 @@ pub fn to_status(e: RequestError) -> Status {
         | RequestError::Stopped
         | RequestError::NotSupportedForLearner => Code::Unavailable,
         RequestError::Internal(_) => Code::Unknown,
+        RequestError::Auth(a) => auth_code(*a),
     };
     Status::new(code, e.to_string())
+}
+
+/// etcd's codes for its auth errors.
+fn auth_code(e: AuthError) -> Code {
+    match e {
+        AuthError::UserEmpty
+        | AuthError::RoleEmpty
+        | AuthError::AuthFailed
+        | AuthError::InvalidAuthMgmt
+        | AuthError::OldRevision => Code::InvalidArgument,
+        AuthError::PermissionDenied => Code::PermissionDenied,
+        AuthError::InvalidAuthToken => Code::Unauthenticated,
+        AuthError::RootUserNotExist
+        | AuthError::RootRoleNotExist
+        | AuthError::UserAlreadyExist
+        | AuthError::UserNotFound
+        | AuthError::RoleAlreadyExist
+        | AuthError::RoleNotFound
+        | AuthError::RoleNotGranted
+        | AuthError::PermissionNotGranted
+        | AuthError::AuthNotEnabled => Code::FailedPrecondition,
+    }
 }
 
 impl From<RequestError> for Status {
@@ -68,6 +92,10 @@ mod tests {
         );
         let s = to_status(LeaseError::NotFound.into());
         assert_eq!((s.code(), s.message()), (Code::NotFound, "etcdserver: requested lease not found"));
+        let s = to_status(AuthError::PermissionDenied.into());
+        assert_eq!((s.code(), s.message()), (Code::PermissionDenied, "etcdserver: permission denied"));
+        let s = to_status(AuthError::InvalidAuthToken.into());
+        assert_eq!((s.code(), s.message()), (Code::Unauthenticated, "etcdserver: invalid auth token"));
         let s = to_status(RequestError::NoLeader);
         assert_eq!((s.code(), s.message()), (Code::Unavailable, "etcdserver: no leader"));
     }

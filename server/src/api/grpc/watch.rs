@@ -92,7 +92,27 @@ struct Accepted {
 }
 
 impl<B: Backend> WatchService<B> {
-    fn check_create(&self, watchers: &Mutex<Watchers>, create: WatchCreateRequest) -> Result<Accepted, WatchResponse> {
+    fn check_create(
+        &self,
+        watchers: &Mutex<Watchers>,
+        caller: &Result<super::authz::Caller, crate::error::RequestError>,
+        create: WatchCreateRequest,
+    ) -> Result<Accepted, WatchResponse> {
+        // With auth on, the stream's token must allow reading the whole range
+        // (etcd's answer otherwise: created and at once canceled).
+        let permitted = caller.as_ref().is_ok_and(|caller| {
+            super::authz::check(&self.core, caller, &create.key, &create.range_end, crate::auth::Access::Read).is_ok()
+        });
+        if !permitted {
+            return Err(WatchResponse {
+                header: Some(self.core.header(0)),
+                watch_id: create.watch_id,
+                created: true,
+                canceled: true,
+                cancel_reason: "rpc error: code = PermissionDenied desc = etcdserver: permission denied".to_owned(),
+                ..Default::default()
+            });
+        }
         let failed = |reason: String| WatchResponse {
             header: Some(self.core.header(0)),
             watch_id: -1,
@@ -170,6 +190,7 @@ impl<B: Backend> Watch for WatchService<B> {
     type WatchStream = WatchStream;
 
     async fn watch(&self, request: Request<Streaming<WatchRequest>>) -> Result<Response<Self::WatchStream>, Status> {
+        let caller = super::authz::caller(&self.core, request.metadata());
         let mut incoming = request.into_inner();
         let (out_tx, out_rx) = mpsc::channel::<Result<WatchResponse, Status>>(STREAM_BUFFER);
         let (events_tx, mut events_rx) = mpsc::channel::<cairn_mvcc::WatchResponse>(STREAM_BUFFER);
@@ -225,7 +246,8 @@ impl<B: Backend> Watch for WatchService<B> {
                     Ok(None) | Err(_) => break,
                 };
                 let reply = match message.request_union {
-                    Some(RequestUnion::CreateRequest(create)) => match service.check_create(&watchers, create) {
+                    Some(RequestUnion::CreateRequest(create)) => match service.check_create(&watchers, &caller, create)
+                    {
                         Ok(accepted) => {
                             let created = WatchResponse {
                                 header: Some(core.header(0)),

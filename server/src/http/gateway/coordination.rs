@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use cairn_mvcc::Backend;
 use cairn_proto::v3electionpb::election_server::Election;
@@ -25,10 +26,10 @@ pub(super) fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
         .route("/v3/election/observe", axum::routing::post(observe::<B>))
 }
 
-async fn observe<B: Backend>(State(core): State<Arc<Core<B>>>, body: Bytes) -> Response {
+async fn observe<B: Backend>(State(core): State<Arc<Core<B>>>, headers: HeaderMap, body: Bytes) -> Response {
     super::stream::server_stream(body, |request| async move {
         let service = ElectionService::new(core);
-        <ElectionService<B> as Election>::observe(&service, tonic::Request::new(request)).await
+        <ElectionService<B> as Election>::observe(&service, super::grpc_request(request, &headers)).await
     })
     .await
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use cairn_mvcc::Backend;
 use cairn_proto::etcdserverpb::lease_server::Lease;
@@ -26,10 +27,10 @@ pub(super) fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
 
 /// `/v3/lease/keepalive`: each JSON `LeaseKeepAliveRequest` of the body is
 /// answered with a `{"result": LeaseKeepAliveResponse}` line.
-async fn keep_alive<B: Backend>(State(core): State<Arc<Core<B>>>, body: Body) -> Response {
+async fn keep_alive<B: Backend>(State(core): State<Arc<Core<B>>>, headers: HeaderMap, body: Body) -> Response {
     super::stream::bidi(body, true, |requests| async move {
         let service = LeaseService::new(core);
-        <LeaseService<B> as Lease>::lease_keep_alive(&service, tonic::Request::new(requests)).await
+        <LeaseService<B> as Lease>::lease_keep_alive(&service, super::grpc_request(requests, &headers)).await
     })
     .await
 }

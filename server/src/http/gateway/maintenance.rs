@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use cairn_mvcc::Backend;
 use cairn_proto::etcdserverpb::maintenance_server::Maintenance;
@@ -25,10 +26,10 @@ pub(super) fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
 }
 
 /// `/v3/maintenance/snapshot`: the snapshot as `{"result": {"blob": <base64>, ...}}` lines.
-async fn snapshot<B: Backend>(State(core): State<Arc<Core<B>>>, body: Bytes) -> Response {
+async fn snapshot<B: Backend>(State(core): State<Arc<Core<B>>>, headers: HeaderMap, body: Bytes) -> Response {
     super::stream::server_stream(body, |request| async move {
         let service = MaintenanceService::new(core);
-        <MaintenanceService<B> as Maintenance>::snapshot(&service, tonic::Request::new(request)).await
+        <MaintenanceService<B> as Maintenance>::snapshot(&service, super::grpc_request(request, &headers)).await
     })
     .await
 }

@@ -3,6 +3,7 @@
 //! as strings, bytes as base64, zero values omitted), answered by the same
 //! service impls as gRPC.
 
+mod auth;
 mod cluster;
 mod coordination;
 mod error;
@@ -34,6 +35,7 @@ pub fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
         .merge(cluster::routes())
         .merge(watch::routes())
         .merge(coordination::routes())
+        .merge(auth::routes())
 }
 
 /// A JSON response with `status`.
@@ -67,15 +69,23 @@ where
     }
 }
 
+/// `message` as a gRPC request, with the HTTP `Authorization` header (the
+/// token, as etcd's gateway takes it) as its `token` metadata.
+pub(super) fn grpc_request<T>(message: T, headers: &axum::http::HeaderMap) -> tonic::Request<T> {
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    crate::api::grpc::authz::forwarded(message, token)
+}
+
 /// A `POST` route calling `<$svc<B> as $trait>::$method` through [`unary`].
 macro_rules! unary_route {
     ($svc:ident, $trait:path, $method:ident) => {
         axum::routing::post(
             |axum::extract::State(core): axum::extract::State<std::sync::Arc<crate::core::Core<B>>>,
+             headers: axum::http::HeaderMap,
              body: axum::body::Bytes| async move {
                 super::unary(body, |request| async move {
                     let service = $svc::new(core);
-                    <$svc<B> as $trait>::$method(&service, tonic::Request::new(request)).await
+                    <$svc<B> as $trait>::$method(&service, super::grpc_request(request, &headers)).await
                 })
                 .await
             },

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use cairn_mvcc::Backend;
 use cairn_proto::etcdserverpb::watch_server::Watch;
@@ -17,10 +18,10 @@ pub(super) fn routes<B: Backend>() -> axum::Router<Arc<Core<B>>> {
     axum::Router::new().route("/v3/watch", axum::routing::post(watch::<B>))
 }
 
-async fn watch<B: Backend>(State(core): State<Arc<Core<B>>>, body: Body) -> Response {
+async fn watch<B: Backend>(State(core): State<Arc<Core<B>>>, headers: HeaderMap, body: Body) -> Response {
     super::stream::bidi(body, false, |requests| async move {
         let service = WatchService::new(core);
-        <WatchService<B> as Watch>::watch(&service, tonic::Request::new(requests)).await
+        <WatchService<B> as Watch>::watch(&service, super::grpc_request(requests, &headers)).await
     })
     .await
 }
