@@ -43,6 +43,11 @@ pub struct Core<B: Backend> {
     pub enable_v2: bool,
     /// bcrypt's cost for new passwords (`--bcrypt-cost`).
     pub bcrypt_cost: u32,
+    /// TLS of the client listeners (and towards other members' client URLs).
+    pub client_tls: Option<crate::tls::Tls>,
+    /// `--client-cert-auth`: a client certificate's common name is the user
+    /// of a request without a token.
+    pub client_cert_auth: bool,
     /// When this member started.
     pub started: std::time::SystemTime,
 }
@@ -123,10 +128,9 @@ impl<B: Backend> Core<B> {
         {
             return Ok(channel);
         }
-        let endpoint = tonic::transport::Channel::from_shared(url.clone()).map_err(|_| RequestError::NoLeader)?;
-        let channel = tokio::time::timeout(self.request_timeout, endpoint.connect())
+        let connector = self.client_tls.as_ref().map(|t| &t.connector);
+        let channel = crate::tls::channel(&url, connector, self.request_timeout / 2)
             .await
-            .map_err(|_| RequestError::Timeout)?
             .map_err(|_| RequestError::LeaderChanged)?;
         *self.leader_channel.lock() = Some((url, channel.clone()));
         Ok(channel)

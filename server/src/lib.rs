@@ -28,6 +28,7 @@ pub mod metrics;
 mod run;
 mod slog_bridge;
 pub mod state;
+pub mod tls;
 pub mod v2;
 
 pub use run::run;

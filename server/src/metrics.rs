@@ -489,7 +489,13 @@ fn code_name(code: &str) -> &'static str {
 
 /// Middleware counting gRPC calls: started when they arrive, handled with
 /// their status code when the response (trailers included) is done.
-pub async fn track_grpc<B: Backend>(State(core): State<Arc<Core<B>>>, request: Request, next: Next) -> Response {
+pub async fn track_grpc<B: Backend>(State(core): State<Arc<Core<B>>>, mut request: Request, next: Next) -> Response {
+    // The client certificate's common name, for auth: only the TLS layer may set it.
+    request.headers_mut().remove(crate::api::grpc::authz::CLIENT_CN_HEADER);
+    let common_name = request.extensions().get::<crate::tls::PeerIdentity>().and_then(|p| p.common_name.clone());
+    if let Some(value) = common_name.and_then(|cn| axum::http::HeaderValue::from_str(&cn).ok()) {
+        request.headers_mut().insert(crate::api::grpc::authz::CLIENT_CN_HEADER, value);
+    }
     let is_grpc = request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)

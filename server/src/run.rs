@@ -27,6 +27,7 @@ use crate::core::{Core, GRPC_OVERHEAD_BYTES};
 use crate::lease::{IdGenerator, Lessor};
 use crate::members::{MEMBERS_BUCKET, Membership};
 use crate::state::{Limits, State};
+use crate::tls::Tls;
 use crate::{engine, ids, with_engine};
 
 /// Runs a member with `config` until `shutdown` completes.
@@ -54,7 +55,7 @@ fn read_u64<B: Backend>(backend: &B, key: &[u8]) -> anyhow::Result<Option<u64>> 
     Ok(view.get(META, key)?.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok()).map(u64::from_be_bytes))
 }
 
-async fn identity<B: Backend>(config: &Config, backend: &B) -> anyhow::Result<Identity> {
+async fn identity<B: Backend>(config: &Config, backend: &B, peer_tls: Option<&Tls>) -> anyhow::Result<Identity> {
     if let (Some(member_id), Some(cluster_id)) = (read_u64(backend, b"member_id")?, read_u64(backend, b"cluster_id")?) {
         return Ok(Identity { member_id, cluster_id, initial: Vec::new(), initial_voters: Vec::new() });
     }
@@ -91,7 +92,7 @@ async fn identity<B: Backend>(config: &Config, backend: &B) -> anyhow::Result<Id
                     continue;
                 }
                 for url in urls {
-                    match fetch_members(url).await {
+                    match fetch_members(url, peer_tls).await {
                         Ok((cluster_id, members)) => {
                             let me = members
                                 .iter()
@@ -124,10 +125,14 @@ async fn identity<B: Backend>(config: &Config, backend: &B) -> anyhow::Result<Id
     }
 }
 
-async fn fetch_members(url: &str) -> anyhow::Result<(u64, Vec<cairn_proto::etcdserverpb::Member>)> {
-    let mut client = tokio::time::timeout(Duration::from_secs(5), ClusterClient::connect(url.to_string()))
+async fn fetch_members(
+    url: &str,
+    peer_tls: Option<&Tls>,
+) -> anyhow::Result<(u64, Vec<cairn_proto::etcdserverpb::Member>)> {
+    let channel = crate::tls::channel(url, peer_tls.map(|t| &t.connector), Duration::from_secs(5))
         .await
-        .context("timed out connecting")??;
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut client = ClusterClient::new(channel);
     let response = tokio::time::timeout(Duration::from_secs(5), client.member_list(MemberListRequest::default()))
         .await
         .context("timed out listing members")??
@@ -149,8 +154,9 @@ fn record_identity<B: Backend>(backend: &B, identity: &Identity) -> anyhow::Resu
     Ok(())
 }
 
-fn listen_addrs(urls: &str) -> anyhow::Result<Vec<SocketAddr>> {
-    parse_urls(urls)?.iter().map(|u| crate::config::urls_listen_addr(u)).collect()
+/// The addresses of `urls`, each with whether it is `https://`.
+fn listen_addrs(urls: &str) -> anyhow::Result<Vec<(SocketAddr, bool)>> {
+    parse_urls(urls)?.iter().map(|u| Ok((crate::config::urls_listen_addr(u)?, u.starts_with("https://")))).collect()
 }
 
 async fn run_with<B: Backend>(
@@ -163,7 +169,22 @@ async fn run_with<B: Backend>(
     let backend_dir = member_dir.join("db");
     let options = Options::relaxed();
     let backend = B::open(&backend_dir, &options).with_context(|| format!("cannot open {}", backend_dir.display()))?;
-    let identity = identity(&config, &backend).await?;
+    // TLS first: joining an existing cluster already talks to a peer.
+    let mut hosts: Vec<String> = ["localhost".to_owned(), "127.0.0.1".to_owned()].into();
+    for url in parse_urls(&format!("{},{}", config.advertise_client_urls, config.initial_advertise_peer_urls))? {
+        if let Some(host) = url.split("://").nth(1).and_then(|rest| rest.rsplit_once(':')).map(|(h, _)| h.to_owned())
+            && !hosts.contains(&host)
+        {
+            hosts.push(host);
+        }
+    }
+    let policy = config.tls_policy();
+    let fixtures = data_dir.join("fixtures");
+    let client_tls = crate::tls::build(&config.client_tls_files(), &policy, &hosts, &fixtures.join("client"))
+        .context("client TLS")?;
+    let peer_tls =
+        crate::tls::build(&config.peer_tls_files(), &policy, &hosts, &fixtures.join("peer")).context("peer TLS")?;
+    let identity = identity(&config, &backend, peer_tls.as_ref()).await?;
     if !identity.initial.is_empty() || read_u64(&backend, b"member_id")?.is_none() {
         record_identity(&backend, &identity)?;
     }
@@ -195,7 +216,13 @@ async fn run_with<B: Backend>(
     node_config.max_proposal_bytes = node_config.max_proposal_bytes.max(config.max_request_bytes as usize + 1024);
     node_config.logger = crate::slog_bridge::logger();
     let export_state = state.clone();
+    let peer_connector = peer_tls.as_ref().map(|t| t.connector.clone());
+    let connector = cairn_raft::grpc::Connector(Arc::new(move |endpoint| {
+        let tls = peer_connector.clone();
+        Box::pin(async move { crate::tls::connect(endpoint, tls.as_ref()).await })
+    }));
     let grpc_options = GrpcOptions {
+        connector: Some(connector),
         logger: crate::slog_bridge::logger(),
         snapshot_data: Some(SnapshotData(Arc::new(move |_| crate::apply::export_for_peer(&export_state)))),
         ..GrpcOptions::default()
@@ -218,6 +245,8 @@ async fn run_with<B: Backend>(
         enable_v2: config.enable_v2,
         started: std::time::SystemTime::now(),
         bcrypt_cost: config.bcrypt_cost,
+        client_tls: client_tls.clone(),
+        client_cert_auth: config.client_cert_auth,
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -227,21 +256,24 @@ async fn run_with<B: Backend>(
     // is ready: it has published its attributes through raft, so a leader exists
     // and its log is applied.
     let (ready_tx, ready_rx) = tokio::sync::watch::channel(false);
-    for addr in listen_addrs(&config.listen_client_urls)? {
+    for (addr, https) in listen_addrs(&config.listen_client_urls)? {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let (core, stop, mut ready) = (core.clone(), stop_rx.clone(), ready_rx.clone());
+        let acceptor = if https { client_tls.as_ref().map(|t| t.acceptor.clone()) } else { None };
         tasks.push(tokio::spawn(async move {
             if ready.wait_for(|r| *r).await.is_ok() {
-                tracing::info!(%addr, "ready to serve client requests");
-                serve_clients(core, listener, max_message, stop).await;
+                tracing::info!(%addr, tls = acceptor.is_some(), "ready to serve client requests");
+                serve_clients(core, crate::tls::incoming(listener, acceptor), max_message, stop).await;
             }
         }));
     }
-    for addr in listen_addrs(&config.listen_peer_urls)? {
+    for (addr, https) in listen_addrs(&config.listen_peer_urls)? {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(%addr, "serving peer requests");
+        let acceptor = if https { peer_tls.as_ref().map(|t| t.acceptor.clone()) } else { None };
+        tracing::info!(%addr, tls = acceptor.is_some(), "serving peer requests");
         let service = peer_service.clone();
-        tasks.push(tokio::spawn(serve_peers(core.clone(), service, listener, stop_rx.clone())));
+        let incoming = crate::tls::incoming(listener, acceptor);
+        tasks.push(tokio::spawn(serve_peers(core.clone(), service, incoming, stop_rx.clone())));
     }
     tasks.push(tokio::spawn(lease_loop(core.clone(), stop_rx.clone())));
     tasks.push(tokio::spawn(v2_sync_loop(core.clone(), stop_rx.clone())));
@@ -280,11 +312,10 @@ async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
 
 async fn serve_clients<B: Backend>(
     core: Arc<Core<B>>,
-    listener: tokio::net::TcpListener,
+    incoming: tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::tls::Conn>>,
     max_message: usize,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let grpc = tonic::service::Routes::builder()
         .add_service(KvServer::new(kv::KvService::new(core.clone())).max_decoding_message_size(max_message))
         .add_service(WatchServer::new(watch::WatchService::new(core.clone())).max_decoding_message_size(max_message))
@@ -366,13 +397,12 @@ async fn peers_loop<B: Backend>(
 async fn serve_peers<B: Backend>(
     core: Arc<Core<B>>,
     peers: PeerService,
-    listener: tokio::net::TcpListener,
+    incoming: tokio_stream::wrappers::ReceiverStream<std::io::Result<crate::tls::Conn>>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let grpc = tonic::service::Routes::builder()
         .add_service(peers.into_server())
-        .add_service(ClusterServer::new(cluster::ClusterService::new(core.clone())))
+        .add_service(ClusterServer::new(cluster::ClusterService::for_peers(core.clone())))
         .clone()
         .routes();
     // etcd's peer port also answers `/members` and `/version` over HTTP/1.

@@ -32,10 +32,16 @@ pub(super) async fn connect(urls: &[String], options: &GrpcOptions) -> Result<Ch
                 continue;
             }
         };
-        // `connect_timeout` covers TCP only; bound the HTTP/2 handshake too.
-        match tokio::time::timeout(options.connect_timeout * 2, endpoint.connect()).await {
+        // `connect_timeout` covers TCP only; bound the HTTP/2 (and TLS) handshake too.
+        let connecting = async {
+            match &options.connector {
+                Some(connector) => (connector.0)(endpoint).await,
+                None => endpoint.connect().await.map_err(|e| error_chain(&e)),
+            }
+        };
+        match tokio::time::timeout(options.connect_timeout * 2, connecting).await {
             Ok(Ok(channel)) => return Ok(channel),
-            Ok(Err(error)) => failure = format!("{url}: {}", error_chain(&error)),
+            Ok(Err(error)) => failure = format!("{url}: {error}"),
             Err(_) => failure = format!("{url}: timed out"),
         }
     }

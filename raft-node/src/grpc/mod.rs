@@ -42,6 +42,6 @@ mod stream;
 mod transport;
 
 pub use error::GrpcError;
-pub use options::{GrpcOptions, SnapshotData};
+pub use options::{Connect, Connector, GrpcOptions, SnapshotData};
 pub use service::{PeerService, PeerStats, serve};
 pub use transport::GrpcTransport;

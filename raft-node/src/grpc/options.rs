@@ -21,6 +21,25 @@ impl std::fmt::Debug for SnapshotData {
     }
 }
 
+/// Opens the connection of a configured endpoint, instead of a plain
+/// `Endpoint::connect` (e.g. through TLS for `https://` peer URLs); the error
+/// says why it failed.
+#[derive(Clone)]
+pub struct Connector(pub Arc<Connect>);
+
+/// The function behind [`Connector`].
+pub type Connect = dyn Fn(
+        tonic::transport::Endpoint,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<tonic::transport::Channel, String>> + Send>>
+    + Send
+    + Sync;
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector(..)")
+    }
+}
+
 /// Settings of a [`GrpcTransport`](super::GrpcTransport) and a
 /// [`PeerService`](super::PeerService). Make one with `GrpcOptions::default()` and
 /// adjust the public fields.
@@ -58,6 +77,8 @@ pub struct GrpcOptions {
     /// If set, replaces the data of each outgoing snapshot (called on a blocking
     /// thread); otherwise the snapshot is sent as raft holds it.
     pub snapshot_data: Option<SnapshotData>,
+    /// If set, opens connections to peers (e.g. with TLS); otherwise plain HTTP/2.
+    pub connector: Option<Connector>,
 }
 
 impl Default for GrpcOptions {
@@ -76,6 +97,7 @@ impl Default for GrpcOptions {
             max_snapshot_bytes: 8 << 30,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
             snapshot_data: None,
+            connector: None,
         }
     }
 }

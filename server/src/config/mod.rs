@@ -95,6 +95,42 @@ pub struct Config {
     /// Cost of bcrypt for password hashing (4 to 31).
     #[arg(long, env = "CAIRN_BCRYPT_COST", default_value_t = 10)]
     pub bcrypt_cost: u32,
+    /// Path to the client server TLS cert file.
+    #[arg(long, env = "CAIRN_CERT_FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// Path to the client server TLS key file.
+    #[arg(long, env = "CAIRN_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Path to the client server TLS trusted CA cert file.
+    #[arg(long, env = "CAIRN_TRUSTED_CA_FILE")]
+    pub trusted_ca_file: Option<PathBuf>,
+    /// Enable client cert authentication.
+    #[arg(long, env = "CAIRN_CLIENT_CERT_AUTH", default_value_t = false)]
+    pub client_cert_auth: bool,
+    /// Client TLS using generated certificates.
+    #[arg(long, env = "CAIRN_AUTO_TLS", default_value_t = false)]
+    pub auto_tls: bool,
+    /// Path to the peer server TLS cert file.
+    #[arg(long, env = "CAIRN_PEER_CERT_FILE")]
+    pub peer_cert_file: Option<PathBuf>,
+    /// Path to the peer server TLS key file.
+    #[arg(long, env = "CAIRN_PEER_KEY_FILE")]
+    pub peer_key_file: Option<PathBuf>,
+    /// Path to the peer server TLS trusted CA file.
+    #[arg(long, env = "CAIRN_PEER_TRUSTED_CA_FILE")]
+    pub peer_trusted_ca_file: Option<PathBuf>,
+    /// Enable peer client cert authentication.
+    #[arg(long, env = "CAIRN_PEER_CLIENT_CERT_AUTH", default_value_t = false)]
+    pub peer_client_cert_auth: bool,
+    /// Peer TLS using generated certificates.
+    #[arg(long, env = "CAIRN_PEER_AUTO_TLS", default_value_t = false)]
+    pub peer_auto_tls: bool,
+    /// Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated).
+    #[arg(long, env = "CAIRN_CIPHER_SUITES", default_value = "")]
+    pub cipher_suites: String,
+    /// Minimum TLS version supported: TLS1.2 or TLS1.3.
+    #[arg(long, env = "CAIRN_TLS_MIN_VERSION", default_value = "TLS1.2")]
+    pub tls_min_version: String,
     /// Enable the v2 API (accepted for compatibility).
     #[arg(long, env = "CAIRN_ENABLE_V2", default_value_t = false)]
     pub enable_v2: bool,
@@ -177,6 +213,42 @@ impl Config {
         }
     }
 
+    /// The client side's TLS files.
+    pub fn client_tls_files(&self) -> crate::tls::TlsFiles {
+        crate::tls::TlsFiles {
+            cert: self.cert_file.clone(),
+            key: self.key_file.clone(),
+            trusted_ca: self.trusted_ca_file.clone(),
+            client_cert_auth: self.client_cert_auth,
+            auto_tls: self.auto_tls,
+        }
+    }
+
+    /// The peer side's TLS files.
+    pub fn peer_tls_files(&self) -> crate::tls::TlsFiles {
+        crate::tls::TlsFiles {
+            cert: self.peer_cert_file.clone(),
+            key: self.peer_key_file.clone(),
+            trusted_ca: self.peer_trusted_ca_file.clone(),
+            client_cert_auth: self.peer_client_cert_auth,
+            auto_tls: self.peer_auto_tls,
+        }
+    }
+
+    /// `--tls-min-version` and `--cipher-suites`.
+    pub fn tls_policy(&self) -> crate::tls::TlsPolicy {
+        crate::tls::TlsPolicy {
+            min_version: self.tls_min_version.clone(),
+            cipher_suites: self
+                .cipher_suites
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
     /// The data directory: `--data-dir`, or `<name>.cairn`.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.cairn", self.name)))
@@ -235,6 +307,16 @@ impl Config {
             "simple" => {}
             "jwt" => anyhow::bail!("--auth-token jwt is not supported by cairn yet; use simple"),
             other => anyhow::bail!("unknown token type {other:?} in --auth-token"),
+        }
+        for (kind, files, urls) in [
+            ("client", self.client_tls_files(), &self.listen_client_urls),
+            ("peer", self.peer_tls_files(), &self.listen_peer_urls),
+        ] {
+            let https = urls.split(',').any(|u| u.trim().starts_with("https://"));
+            let has_tls = files.auto_tls || files.cert.is_some() || files.key.is_some();
+            if https && !has_tls {
+                anyhow::bail!("TLS {kind} listener {urls} needs a certificate (cert and key files, or auto TLS)");
+            }
         }
         if !(4..=31).contains(&self.bcrypt_cost) {
             anyhow::bail!("--bcrypt-cost {} is out of range 4..=31", self.bcrypt_cost);

@@ -19,6 +19,10 @@ use crate::error::RequestError;
 /// The caller of a request: `None` while auth is off.
 pub type Caller = Option<TokenInfo>;
 
+/// Set on each request by the server (never taken from the client) to the
+/// common name of the client's TLS certificate.
+pub const CLIENT_CN_HEADER: &str = "x-cairn-client-cert-cn";
+
 /// The token in `metadata`, if any.
 pub fn token(metadata: &MetadataMap) -> Option<String> {
     ["token", "authorization"]
@@ -38,7 +42,15 @@ pub fn caller<B: Backend>(core: &Core<B>, metadata: &MetadataMap) -> Result<Call
     if !auth.enabled() {
         return Ok(None);
     }
-    let Some(token) = token(metadata) else { return Err(AuthError::UserEmpty.into()) };
+    let Some(token) = token(metadata) else {
+        // With --client-cert-auth, the certificate's common name is the user.
+        if core.client_cert_auth
+            && let Some(cn) = metadata.get(CLIENT_CN_HEADER).and_then(|v| v.to_str().ok())
+        {
+            return Ok(Some(TokenInfo { user: cn.to_owned(), revision: auth.revision() }));
+        }
+        return Err(AuthError::UserEmpty.into());
+    };
     let info = core.state.tokens.lock().info(&token, Instant::now()).ok_or(AuthError::InvalidAuthToken)?;
     if !auth.has_user(&info.user) {
         return Err(AuthError::InvalidAuthToken.into());

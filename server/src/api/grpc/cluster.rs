@@ -27,12 +27,24 @@ use crate::ids;
 /// The Cluster service of a member.
 pub struct ClusterService<B: Backend> {
     core: Arc<Core<B>>,
+    /// Served on the peer port (to members joining), where auth does not apply.
+    peer: bool,
 }
 
 impl<B: Backend> ClusterService<B> {
-    /// The service over `core`.
+    /// The service over `core`, for clients.
     pub fn new(core: Arc<Core<B>>) -> Self {
-        ClusterService { core }
+        ClusterService { core, peer: false }
+    }
+
+    /// The service over `core` on the peer port: members ask it who is in the
+    /// cluster when they join; the peer listener's TLS guards it, not auth.
+    pub fn for_peers(core: Arc<Core<B>>) -> Self {
+        ClusterService { core, peer: true }
+    }
+
+    fn caller(&self, metadata: &tonic::metadata::MetadataMap) -> Result<super::authz::Caller, Status> {
+        if self.peer { Ok(None) } else { Ok(super::authz::caller(&self.core, metadata)?) }
     }
 
     fn members(&self) -> Vec<Member> {
@@ -50,7 +62,8 @@ impl<B: Backend> ClusterService<B> {
         let Some(url) = learner.client_urls.first() else { return false };
         let committed = self.core.node.status().commit;
         let ask = async {
-            let channel = tonic::transport::Channel::from_shared(url.clone()).ok()?.connect().await.ok()?;
+            let connector = self.core.client_tls.as_ref().map(|t| &t.connector);
+            let channel = crate::tls::channel(url, connector, Duration::from_secs(2)).await.ok()?;
             let status = MaintenanceClient::new(channel).status(StatusRequest {}).await.ok()?.into_inner();
             Some(status.raft_applied_index)
         };
@@ -81,7 +94,7 @@ fn check_urls(urls: &[String]) -> Result<(), RequestError> {
 #[tonic::async_trait]
 impl<B: Backend> Cluster for ClusterService<B> {
     async fn member_add(&self, request: Request<MemberAddRequest>) -> Result<Response<MemberAddResponse>, Status> {
-        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let caller = self.caller(request.metadata())?;
         super::authz::check_admin(&self.core, &caller)?;
         let token = super::authz::token(request.metadata());
         let request = request.into_inner();
@@ -125,7 +138,7 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let caller = self.caller(request.metadata())?;
         super::authz::check_admin(&self.core, &caller)?;
         let token = super::authz::token(request.metadata());
         let request = request.into_inner();
@@ -144,7 +157,7 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let caller = self.caller(request.metadata())?;
         super::authz::check_admin(&self.core, &caller)?;
         let request = request.into_inner();
         check_urls(&request.peer_ur_ls)?;
@@ -158,7 +171,7 @@ impl<B: Backend> Cluster for ClusterService<B> {
 
     async fn member_list(&self, request: Request<MemberListRequest>) -> Result<Response<MemberListResponse>, Status> {
         // Unlike etcd 3.4, members are listed only to a known caller when auth is on.
-        super::authz::caller(&self.core, request.metadata())?;
+        self.caller(request.metadata())?;
         Ok(Response::new(MemberListResponse { header: Some(self.core.cluster_header()), members: self.members() }))
     }
 
@@ -166,7 +179,7 @@ impl<B: Backend> Cluster for ClusterService<B> {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        let caller = super::authz::caller(&self.core, request.metadata())?;
+        let caller = self.caller(request.metadata())?;
         super::authz::check_admin(&self.core, &caller)?;
         let token = super::authz::token(request.metadata());
         let request = request.into_inner();
