@@ -117,6 +117,10 @@ fn missing_packages() -> Vec<&'static str> {
     if !has("curl") {
         missing.push("curl");
     }
+    // The TLS tests make their certificates with openssl.
+    if !has("openssl") {
+        missing.push("openssl");
+    }
     if !Path::new("/usr/share/gocode/src/go.etcd.io/etcd/etcdserver/etcdserverpb/rpc.proto").exists()
         && output(Command::new("dpkg").args(["-s", "golang-etcd-server-dev"])).is_err()
     {

@@ -1,0 +1,259 @@
+//! A 3-member cairn cluster with peer mTLS and client TLS (certificates from a test CA made with
+//! the `openssl` tool): etcdctl with `--cacert/--cert/--key` works against every member; a client
+//! without a certificate, one with a certificate of another CA, and plain text to the https
+//! listener are refused; a member whose certificate is not from the cluster's CA cannot join.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn_tests::{cairn_bin, etcdctl_bin, free_ports};
+
+/// Runs `openssl` with `args` in `dir`, panicking with its output if it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA (`<name>.crt/.key`).
+fn ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+}
+
+/// A certificate for 127.0.0.1 and localhost, for servers and clients, signed by `ca`.
+fn leaf(dir: &Path, name: &str, ca: &str, cn: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
+        ],
+    );
+    std::fs::write(
+        dir.join(format!("{name}.ext")),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+    )
+    .expect("write the extensions");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
+}
+
+/// A cairn process, killed by its pid when dropped.
+struct Member {
+    child: Child,
+    client_url: String,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Spec {
+    name: String,
+    client: u16,
+    peer: u16,
+}
+
+fn start(dir: &Path, spec: &Spec, cluster: &str, state: &str, cert: &str, ca: &str) -> Member {
+    let client_url = format!("https://127.0.0.1:{}", spec.client);
+    let peer_url = format!("https://127.0.0.1:{}", spec.peer);
+    let path = |file: String| dir.join(file).to_string_lossy().into_owned();
+    let log = std::fs::File::create(dir.join(format!("{}.log", spec.name))).expect("create a log file");
+    let child = Command::new(cairn_bin())
+        .args(["--name", &spec.name, "--data-dir", &path(format!("{}.data", spec.name))])
+        .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", cluster, "--initial-cluster-state", state, "--initial-cluster-token", "tls"])
+        .args(["--cert-file", &path(format!("{cert}.crt")), "--key-file", &path(format!("{cert}.key"))])
+        .args(["--trusted-ca-file", &path(format!("{ca}.crt")), "--client-cert-auth"])
+        .args(["--peer-cert-file", &path(format!("{cert}.crt")), "--peer-key-file", &path(format!("{cert}.key"))])
+        .args(["--peer-trusted-ca-file", &path(format!("{ca}.crt")), "--peer-client-cert-auth"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone the log file"))
+        .stderr(log)
+        .spawn()
+        .expect("start cairn");
+    Member { child, client_url }
+}
+
+/// etcdctl against `endpoint` with `tls` flags; (success, stdout + stderr).
+fn ctl(endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
+    let out = Command::new(etcdctl_bin())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoint}"))
+        .args(["--dial-timeout=2s", "--command-timeout=5s"])
+        .args(tls)
+        .args(args)
+        .output()
+        .expect("run etcdctl");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn tls_flags(dir: &Path, ca: &str, cert: Option<&str>) -> Vec<String> {
+    let path = |file: String| dir.join(file).to_string_lossy().into_owned();
+    let mut flags = vec![format!("--cacert={}", path(format!("{ca}.crt")))];
+    if let Some(cert) = cert {
+        flags.push(format!("--cert={}", path(format!("{cert}.crt"))));
+        flags.push(format!("--key={}", path(format!("{cert}.key"))));
+    }
+    flags
+}
+
+fn log_of(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+}
+
+#[test]
+fn a_cluster_with_peer_mtls_and_client_tls() {
+    let tmp = tempfile::Builder::new().prefix("cairn-tls-").tempdir().expect("a temp dir");
+    let dir = tmp.path().to_path_buf();
+    ca(&dir, "ca");
+    ca(&dir, "rogue-ca");
+    leaf(&dir, "member", "ca", "member");
+    leaf(&dir, "client", "ca", "client");
+    leaf(&dir, "rogue", "rogue-ca", "member");
+
+    let ports = free_ports(8);
+    let specs: Vec<Spec> =
+        (0..3).map(|i| Spec { name: format!("m{i}"), client: ports[2 * i], peer: ports[2 * i + 1] }).collect();
+    let cluster: Vec<String> = specs.iter().map(|s| format!("{}=https://127.0.0.1:{}", s.name, s.peer)).collect();
+    let cluster = cluster.join(",");
+    let members: Vec<Member> = specs.iter().map(|s| start(&dir, s, &cluster, "new", "member", "ca")).collect();
+    let good = tls_flags(&dir, "ca", Some("client"));
+
+    // Every member becomes healthy over TLS.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    for (member, spec) in members.iter().zip(&specs) {
+        loop {
+            let (ok, out) = ctl(&member.client_url, &good, &["endpoint", "health"]);
+            if ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} not healthy: {out}\n{}", spec.name, log_of(&dir, &spec.name));
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let (ok, out) = ctl(&members[0].client_url, &good, &["put", "k", "over tls"]);
+    assert!(ok, "put: {out}");
+    let (ok, out) = ctl(&members[2].client_url, &good, &["get", "k", "--print-value-only"]);
+    assert!(ok && out.contains("over tls"), "get through another member: {out}");
+
+    // No client certificate, a certificate of another CA, plain text: refused.
+    let (ok, out) = ctl(&members[1].client_url, &tls_flags(&dir, "ca", None), &["get", "k"]);
+    assert!(!ok, "a client without a certificate read: {out}");
+    let (ok, out) = ctl(&members[1].client_url, &tls_flags(&dir, "ca", Some("rogue")), &["get", "k"]);
+    assert!(!ok, "a client with another CA's certificate read: {out}");
+    let plain = members[1].client_url.replace("https://", "http://");
+    let (ok, out) = ctl(&plain, &[], &["get", "k"]);
+    assert!(!ok, "plain text to the https listener read: {out}");
+    let curl = Command::new("curl")
+        .args(["-s", "-S", "--max-time", "5", &format!("{plain}/version")])
+        .output()
+        .expect("run curl");
+    assert!(!String::from_utf8_lossy(&curl.stdout).contains("etcdserver"), "plain HTTP was answered");
+
+    // A member with a certificate of another CA is added, but cannot join.
+    let rogue = Spec { name: "rogue".into(), client: ports[6], peer: ports[7] };
+    let rogue_peer = format!("https://127.0.0.1:{}", rogue.peer);
+    let (ok, out) =
+        ctl(&members[0].client_url, &good, &["member", "add", "rogue", &format!("--peer-urls={rogue_peer}")]);
+    assert!(ok, "member add: {out}");
+    let joined = format!("{cluster},rogue={rogue_peer}");
+    let rogue_member = start(&dir, &rogue, &joined, "existing", "rogue", "rogue-ca");
+    std::thread::sleep(Duration::from_secs(6));
+    let (ok, out) = ctl(&rogue_member.client_url, &tls_flags(&dir, "rogue-ca", Some("rogue")), &["get", "k"]);
+    assert!(!ok || !out.contains("over tls"), "the rogue member serves the cluster's data: {out}");
+    let (ok, out) = ctl(&members[0].client_url, &good, &["member", "list"]);
+    assert!(ok && out.contains("unstarted"), "the rogue member never started: {out}");
+    let (ok, out) = ctl(&members[0].client_url, &good, &["put", "k2", "still fine"]);
+    assert!(ok, "the cluster still takes writes: {out}");
+    drop(rogue_member);
+    drop(members);
+}
+
+/// `--auto-tls`: a self-signed certificate is made under the data dir; clients that skip
+/// verification connect.
+#[test]
+fn auto_tls_serves_a_self_signed_certificate() {
+    let tmp = tempfile::Builder::new().prefix("cairn-autotls-").tempdir().expect("a temp dir");
+    let ports = free_ports(2);
+    let client_url = format!("https://127.0.0.1:{}", ports[0]);
+    let peer_url = format!("http://127.0.0.1:{}", ports[1]);
+    let data: PathBuf = tmp.path().join("data");
+    let log = std::fs::File::create(tmp.path().join("log")).expect("log");
+    let child = Command::new(cairn_bin())
+        .args(["--data-dir", &data.to_string_lossy(), "--auto-tls"])
+        .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("default={peer_url}")])
+        .stdout(log.try_clone().expect("clone"))
+        .stderr(log)
+        .spawn()
+        .expect("start cairn");
+    let _member = Member { child, client_url: client_url.clone() };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // (etcdctl 3.4 speaks plain text unless told otherwise when no certificate flag is given.)
+        let flags = ["--insecure-skip-tls-verify".into(), "--insecure-transport=false".into()];
+        let (ok, out) = ctl(&client_url, &flags, &["put", "a", "b"]);
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "auto TLS: {out}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(data.join("fixtures/client/cert.pem").exists(), "the certificate is kept in the data dir");
+    let (ok, _) = ctl(&client_url, &["--insecure-transport=false".into()], &["get", "a"]);
+    assert!(!ok, "a verifying client refuses the self-signed certificate");
+}
