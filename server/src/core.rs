@@ -48,6 +48,8 @@ pub struct Core<B: Backend> {
     /// `--client-cert-auth`: a client certificate's common name is the user
     /// of a request without a token.
     pub client_cert_auth: bool,
+    /// JWT tokens (`--auth-token jwt,...`); simple tokens when `None`.
+    pub jwt: Option<Arc<crate::auth::jwt::Jwt>>,
     /// When this member started.
     pub started: std::time::SystemTime,
 }

@@ -247,6 +247,10 @@ async fn run_with<B: Backend>(
         bcrypt_cost: config.bcrypt_cost,
         client_tls: client_tls.clone(),
         client_cert_auth: config.client_cert_auth,
+        jwt: match config.auth_token.split_once(',') {
+            Some(("jwt", options)) => Some(Arc::new(crate::auth::jwt::Jwt::from_options(options)?)),
+            _ => None,
+        },
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -451,12 +451,12 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 pub fn common_name(der: &[u8]) -> Option<String> {
     // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version?, serial,
     // signature, issuer, validity, subject, ... }, ... }
-    let (_, cert, _) = tlv(der)?;
-    let (_, tbs, _) = tlv(cert)?;
+    let (_, cert, _) = der_tlv(der)?;
+    let (_, tbs, _) = der_tlv(cert)?;
     let mut rest = tbs;
     let mut fields = Vec::new();
     while !rest.is_empty() && fields.len() < 6 {
-        let (tag, value, after) = tlv(rest)?;
+        let (tag, value, after) = der_tlv(rest)?;
         if fields.is_empty() && tag == 0xa0 {
             rest = after;
             continue;
@@ -468,11 +468,11 @@ pub fn common_name(der: &[u8]) -> Option<String> {
     let subject = *fields.get(4)?;
     let mut rdns = subject;
     while !rdns.is_empty() {
-        let (_, set, after) = tlv(rdns)?;
-        let (_, attr, _) = tlv(set)?;
-        let (oid_tag, oid, value) = tlv(attr)?;
+        let (_, set, after) = der_tlv(rdns)?;
+        let (_, attr, _) = der_tlv(set)?;
+        let (oid_tag, oid, value) = der_tlv(attr)?;
         if oid_tag == 0x06 && oid == [0x55, 0x04, 0x03] {
-            let (_, name, _) = tlv(value)?;
+            let (_, name, _) = der_tlv(value)?;
             return String::from_utf8(name.to_vec()).ok();
         }
         rdns = after;
@@ -481,7 +481,7 @@ pub fn common_name(der: &[u8]) -> Option<String> {
 }
 
 /// One DER TLV: (tag, value, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *input.first()?;
     let first = *input.get(1)?;
     let (len, header) = if first < 0x80 {

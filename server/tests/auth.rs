@@ -181,3 +181,28 @@ async fn lock_and_election_with_auth() {
     let e = alice.lock("secret", Some(etcd_client::LockOptions::new().with_lease(lease))).await.expect_err("secret");
     denied(e);
 }
+
+/// `--auth-token jwt,...`: tokens are JWTs any member verifies; a wrong password gets none.
+#[tokio::test]
+async fn jwt_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("a key");
+    let (public, private) = (dir.path().join("jwt.pub"), dir.path().join("jwt.key"));
+    std::fs::write(&public, pair.public_key_pem()).expect("write");
+    std::fs::write(&private, pair.serialize_pem()).expect("write");
+    let option = format!(
+        "--auth-token=jwt,pub-key={},priv-key={},sign-method=ES256,ttl=5m",
+        public.display(),
+        private.display()
+    );
+    let member = Member::start(&["--bcrypt-cost", "4", &option]);
+    let (mut root, mut alice) = setup(&member).await;
+    root.put("x", "1", None).await.expect("root with a JWT");
+    alice.put("a/1", "v", None).await.expect("alice with a JWT");
+    denied(alice.get("x", None).await.expect_err("alice may not read x"));
+    let auth = connect(&member, None).await.expect("connect");
+    let token = auth.auth_client().authenticate("alice".into(), "alicepw".into()).await.expect("authenticate");
+    assert_eq!(token.token().split('.').count(), 3, "a JWT: {}", token.token());
+    let Err(wrong) = connect(&member, Some(("alice", "nope"))).await else { panic!("a wrong password connected") };
+    assert!(wrong.to_string().contains("authentication failed"), "{wrong}");
+}

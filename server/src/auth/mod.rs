@@ -7,6 +7,7 @@
 //! `cairn_proto::cairnpb::AuthRequest`); [`tokens`] holds the simple tokens
 //! `Authenticate` hands out. Passwords reach the store only as bcrypt hashes.
 
+pub mod jwt;
 pub mod tokens;
 
 use std::collections::BTreeMap;

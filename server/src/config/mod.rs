@@ -86,7 +86,7 @@ pub struct Config {
     /// Log level: debug, info, warn, error, panic or fatal.
     #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
-    /// Specify auth token type: 'simple' (etcd's 'jwt' is not supported yet).
+    /// Specify auth token type and its options: 'simple' or 'jwt,pub-key=...,priv-key=...,sign-method=...,ttl=...'.
     #[arg(long, env = "CAIRN_AUTH_TOKEN", default_value = "simple")]
     pub auth_token: String,
     /// The lifetime in seconds of an unused simple auth token.
@@ -305,7 +305,9 @@ impl Config {
         }
         match self.auth_token.split(',').next().unwrap_or_default() {
             "simple" => {}
-            "jwt" => anyhow::bail!("--auth-token jwt is not supported by cairn yet; use simple"),
+            "jwt" => {
+                crate::auth::jwt::Jwt::from_options(self.auth_token.split_once(',').map_or("", |(_, o)| o))?;
+            }
             other => anyhow::bail!("unknown token type {other:?} in --auth-token"),
         }
         for (kind, files, urls) in [

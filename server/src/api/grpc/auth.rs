@@ -115,6 +115,11 @@ impl<B: Backend> Auth for AuthService<B> {
         if !matches {
             return Err(RequestError::from(AuthError::AuthFailed).into());
         }
+        if let Some(jwt) = &self.core.jwt {
+            // A JWT needs no shared state: every member checks its signature.
+            let token = jwt.sign(&name, revision).map_err(|e| Status::internal(format!("etcdserver: {e}")))?;
+            return Ok(Response::new(AuthenticateResponse { header: self.header(), token }));
+        }
         let serial = self.core.node.with_status(|s| s.commit);
         let token = Tokens::generate(serial).map_err(|e| Status::internal(format!("etcdserver: {e}")))?;
         let op = Op::Token(AuthToken { name, token: token.clone(), revision });

@@ -51,7 +51,11 @@ pub fn caller<B: Backend>(core: &Core<B>, metadata: &MetadataMap) -> Result<Call
         }
         return Err(AuthError::UserEmpty.into());
     };
-    let info = core.state.tokens.lock().info(&token, Instant::now()).ok_or(AuthError::InvalidAuthToken)?;
+    let info = match &core.jwt {
+        Some(jwt) => jwt.verify(&token),
+        None => core.state.tokens.lock().info(&token, Instant::now()),
+    }
+    .ok_or(AuthError::InvalidAuthToken)?;
     if !auth.has_user(&info.user) {
         return Err(AuthError::InvalidAuthToken.into());
     }
