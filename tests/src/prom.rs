@@ -164,6 +164,9 @@ pub fn parse(text: &str) -> Result<Page, String> {
     Ok(page)
 }
 
+/// A series' labels other than `le`, sorted.
+type Labels = Vec<(String, String)>;
+
 /// Buckets of each histogram series are cumulative and end with `+Inf` = `_count`.
 fn check_histograms(page: &Page) -> Result<(), String> {
     for (family, kind) in &page.types {
@@ -171,7 +174,7 @@ fn check_histograms(page: &Page) -> Result<(), String> {
             continue;
         }
         let bucket = format!("{family}_bucket");
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
         for s in page.samples.iter().filter(|s| s.name == bucket) {
             let le = s.labels.get("le").ok_or(format!("{bucket} without le"))?;
             let bound = parse_value(le).ok_or(format!("{bucket}: bad le {le:?}"))?;
