@@ -184,13 +184,34 @@ impl Differ {
     /// the response headers in a canonical form (names lowercased and sorted, `Date` dropped).
     #[track_caller]
     pub fn curl(&mut self, method: &str, path: &str, form: Option<&str>) -> Step {
-        let at = Location::caller();
+        self.curl_at(false, method, path, form, Location::caller())
+    }
+
+    /// Like [`curl`](Self::curl), on the peer port (`/members`, `/version`).
+    #[track_caller]
+    pub fn curl_peer(&mut self, method: &str, path: &str) -> Step {
+        self.curl_at(true, method, path, None, Location::caller())
+    }
+
+    fn curl_at(
+        &mut self,
+        peer: bool,
+        method: &str,
+        path: &str,
+        form: Option<&str>,
+        at: &'static Location<'static>,
+    ) -> Step {
         self.steps += 1;
         let raws: Vec<Output> = self
             .sides
             .iter()
             .map(|side| {
-                let url = format!("http://{}{}", side.server.endpoint(), side.substitute(path));
+                let host = if peer {
+                    format!("127.0.0.1:{}", side.server.peer_port())
+                } else {
+                    side.server.endpoint()
+                };
+                let url = format!("http://{host}{}", side.substitute(path));
                 crate::curl::spawn(method, &url, form.map(|f| side.substitute(f)).as_deref(), None)
             })
             .collect::<Vec<_>>()

@@ -257,3 +257,59 @@ fn auto_tls_serves_a_self_signed_certificate() {
     let (ok, _) = ctl(&client_url, &["--insecure-transport=false".into()], &["get", "a"]);
     assert!(!ok, "a verifying client refuses the self-signed certificate");
 }
+
+/// The subject of the certificate `endpoint` (`127.0.0.1:port`) serves, as openssl prints it.
+fn served_subject(endpoint: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", endpoint])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl s_client");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().find(|l| l.starts_with("subject=")).unwrap_or_default().to_owned()
+}
+
+/// A renewed certificate (the files replaced) is served without a restart.
+#[test]
+fn certificates_are_reloaded_when_their_files_change() {
+    let tmp = tempfile::Builder::new().prefix("cairn-reload-").tempdir().expect("a temp dir");
+    let dir = tmp.path().to_path_buf();
+    ca(&dir, "ca");
+    leaf(&dir, "first", "ca", "first");
+    leaf(&dir, "second", "ca", "second");
+    std::fs::copy(dir.join("first.crt"), dir.join("server.crt")).expect("copy");
+    std::fs::copy(dir.join("first.key"), dir.join("server.key")).expect("copy");
+    let ports = free_ports(2);
+    let client_url = format!("https://127.0.0.1:{}", ports[0]);
+    let peer_url = format!("http://127.0.0.1:{}", ports[1]);
+    let log = std::fs::File::create(dir.join("log")).expect("log");
+    let child = Command::new(cairn_bin())
+        .args(["--data-dir", &dir.join("data").to_string_lossy()])
+        .args(["--cert-file", &dir.join("server.crt").to_string_lossy()])
+        .args(["--key-file", &dir.join("server.key").to_string_lossy()])
+        .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("default={peer_url}")])
+        .stdout(log.try_clone().expect("clone"))
+        .stderr(log)
+        .spawn()
+        .expect("start cairn");
+    let _member = Member { child, client_url };
+    let endpoint = format!("127.0.0.1:{}", ports[0]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !served_subject(&endpoint).contains("first") {
+        assert!(Instant::now() < deadline, "the first certificate is never served");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::fs::copy(dir.join("second.key"), dir.join("server.key")).expect("copy");
+    std::fs::copy(dir.join("second.crt"), dir.join("server.crt")).expect("copy");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let subject = served_subject(&endpoint);
+        if subject.contains("second") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the renewed certificate is not served: {subject}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

@@ -160,6 +160,9 @@ fn v2_curl_calls() {
     d.curl("GET", "/v2/stats/leader", None).expect_etcd("followers");
     d.curl("GET", "/version", None);
     d.curl("OPTIONS", "/v2/keys/message", None);
+    // The intro's `curl -i http://127.0.0.1:2380/members`: the peer port answers too.
+    d.curl_peer("GET", "/members").expect_etcd("peerURLs");
+    d.curl_peer("GET", "/version").expect_etcd("etcdserver");
     d.finish();
 }
 
