@@ -206,11 +206,7 @@ impl Differ {
             .sides
             .iter()
             .map(|side| {
-                let host = if peer {
-                    format!("127.0.0.1:{}", side.server.peer_port())
-                } else {
-                    side.server.endpoint()
-                };
+                let host = if peer { format!("127.0.0.1:{}", side.server.peer_port()) } else { side.server.endpoint() };
                 let url = format!("http://{host}{}", side.substitute(path));
                 crate::curl::spawn(method, &url, form.map(|f| side.substitute(f)).as_deref(), None)
             })
