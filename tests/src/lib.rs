@@ -11,6 +11,10 @@
 //!   and index, durations, sizes, versions) and never revisions.
 //! - [`Differ`]: one etcd and one cairn side by side; runs the same etcdctl steps against both and
 //!   reports every difference with the command and both outputs.
+//! - [`robust`]: the robustness suite: histories recorded from clients and watchers of a cluster
+//!   under one fault (kill, pause, partition, slow or lossy links, snapshot catch-up, member
+//!   replace, compaction), checked for linearizability and the watch guarantees; its clients speak
+//!   gRPC through the `etcd-client` crate.
 //!
 //! `CAIRN_DIFF_PEER=etcd` makes the "cairn" side a real etcd too, which proves the harness and the
 //! tests etcd-vs-etcd. `CAIRN_BIN` overrides where the cairn binary is looked for (default:
@@ -35,6 +39,7 @@ mod etcdctl;
 mod normalize;
 mod ports;
 pub mod prom;
+pub mod robust;
 mod server;
 mod status;
 mod textdiff;

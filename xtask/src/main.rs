@@ -9,8 +9,10 @@
 //!   (default 60), on nightly (see `fuzz.rs`).
 //! - `cluster`: a local 3-member cluster from the `Procfile` (see `cluster.rs`).
 
+mod bench_compare;
 mod cluster;
 mod fuzz;
+mod robustness;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,9 +31,13 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("robustness") => robustness::robustness(&args[1..]),
         Some("cluster") => cluster::cluster(),
+        Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask test | fuzz [--seconds N] | cluster");
+            eprintln!(
+                "usage: cargo xtask test | fuzz [--seconds N] | cluster | robustness [--runs N] [--seed S] | bench-compare [--quick]"
+            );
             std::process::exit(2);
         }
     }
