@@ -294,7 +294,19 @@ async fn run_with<B: Backend>(
         tasks.push(tokio::spawn(compaction_loop(core.clone(), policy, stop_rx.clone())));
     }
 
-    shutdown.await;
+    // A raft node that stops on its own (a storage error, or this member was
+    // removed) ends the process, as etcd's does, rather than leaving a member
+    // that serves nothing and says nothing.
+    let handle = node.handle().clone();
+    let node_stopped = async move {
+        while !handle.is_stopped() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = node_stopped => tracing::error!("the raft node stopped; shutting down"),
+    }
     let _ = stop_tx.send(true);
     // The node stops first: open peer streams end with it, so the peer server can.
     drop(core);
