@@ -420,6 +420,13 @@ impl Differ {
         pair
     }
 
+    /// Sends SIGTERM to both processes of a background pair (see [`Background::terminate`]).
+    pub fn terminate(&mut self, pair: &WatchPair) {
+        for process in &pair.procs {
+            process.terminate();
+        }
+    }
+
     /// Collects a pair of background watches: waits until etcd's watch printed something and then
     /// went quiet for 500 ms (or exited), waits until cairn's printed as many lines, listens 300 ms
     /// more, kills both and compares what they printed. Every wait is bounded by 10 s.

@@ -168,6 +168,12 @@ pub struct Background {
 }
 
 impl Background {
+    /// Sends SIGTERM to the process (by its pid), as Ctrl-C or a supervisor would: etcdctl's
+    /// `elect` then resigns and `lock` releases its lock.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    }
+
     /// What it has printed on stdout so far.
     pub fn stdout_so_far(&self) -> String {
         String::from_utf8_lossy(&self.stdout.lock().expect("output buffer lock")).into_owned()

@@ -90,3 +90,32 @@ fn elect_and_listen() {
     d.run(&["elect"]).expect_etcd("elect takes one election name argument");
     d.finish();
 }
+
+/// A lock whose holder dies goes to the next locker once the holder's session lease expires.
+#[test]
+fn lock_is_released_when_the_holders_lease_expires() {
+    let mut d = Differ::start();
+    let holder = d.spawn_live_watch(&["lock", "--ttl=2", "mylock", "--", "sh", "-c", "echo held; sleep 8"]);
+    // SIGKILL: the holder's session is not closed, its lease runs out.
+    d.collect_watch(holder).expect_etcd("held");
+    let next = d.spawn_live_watch(&["lock", "mylock", "--", "echo", "next holder"]);
+    d.collect_watch(next).expect_etcd("next holder");
+    d.finish();
+}
+
+/// A second candidate becomes leader when the first resigns (etcdctl resigns on SIGTERM), and a
+/// listener sees both.
+#[test]
+fn a_second_candidate_takes_over_after_resign() {
+    let mut d = Differ::start();
+    d.mask(r"myelection/[0-9a-f]{8,16}", "myelection/<LEASE>");
+    let first = d.spawn_live_watch(&["elect", "myelection", "p1"]);
+    let second = d.spawn_live_watch(&["elect", "myelection", "p2"]);
+    let listener = d.spawn_live_watch(&["elect", "-l", "myelection"]);
+    d.run(&["get", "myelection", "--prefix", "--print-value-only"]).expect_etcd("p1");
+    d.terminate(&first);
+    d.collect_watch(first).expect_etcd("p1");
+    d.collect_watch(second).expect_etcd("p2");
+    d.collect_watch(listener).expect_etcd("p2");
+    d.finish();
+}
