@@ -43,8 +43,17 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Decodes `body` (an empty body is the default request, as grpc-gateway
-/// takes EOF), calls the service and encodes its answer or error.
+/// Decodes a JSON request body; an empty body is the default request, as
+/// grpc-gateway takes EOF.
+fn parse_request<Req: DeserializeOwned + Default>(body: &[u8]) -> Result<Req, Status> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Req::default());
+    }
+    serde_json::from_slice(body).map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+/// Decodes `body` (see [`parse_request`]), calls the service and encodes its
+/// answer or error.
 async fn unary<Req, Resp, F, Fut>(body: Bytes, call: F) -> Response
 where
     Req: DeserializeOwned + Default,
@@ -52,13 +61,9 @@ where
     F: FnOnce(Req) -> Fut,
     Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
 {
-    let request = if body.iter().all(u8::is_ascii_whitespace) {
-        Req::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(request) => request,
-            Err(e) => return error::response(&Status::invalid_argument(e.to_string())),
-        }
+    let request = match parse_request(&body) {
+        Ok(request) => request,
+        Err(status) => return error::response(&status),
     };
     match call(request).await {
         Ok(response) => match serde_json::to_vec(response.get_ref()) {

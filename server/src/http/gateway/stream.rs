@@ -66,13 +66,9 @@ where
     F: FnOnce(Req) -> Fut,
     Fut: Future<Output = Result<tonic::Response<S>, Status>>,
 {
-    let request = if body.iter().all(u8::is_ascii_whitespace) {
-        Req::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(request) => request,
-            Err(e) => return error::response(&Status::invalid_argument(e.to_string())),
-        }
+    let request = match super::parse_request(&body) {
+        Ok(request) => request,
+        Err(status) => return error::response(&status),
     };
     match call(request).await {
         Ok(response) => lines(response.into_inner()),
