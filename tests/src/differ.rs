@@ -440,6 +440,8 @@ impl Differ {
         let lines = etcd.wait_until_quiet(WATCH_QUIET, WATCH_TIMEOUT);
         cairn.wait_for_lines(lines, WATCH_TIMEOUT);
         std::thread::sleep(WATCH_GRACE);
+        etcd.stop();
+        cairn.stop();
         let raws = [etcd.finish(), cairn.finish()];
         let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
         self.compare(&watch.command, None, &step, at);

@@ -139,7 +139,7 @@ impl Etcdctl {
             pump(child.stdout.take().expect("etcdctl stdout is piped"), Arc::clone(&stdout)),
             pump(child.stderr.take().expect("etcdctl stderr is piped"), Arc::clone(&stderr)),
         ];
-        Background { child, stdout, stderr, readers, stdin_writer, finished: false }
+        Background { child, stdout, stderr, readers, stdin_writer, finished: false, status: None }
     }
 }
 
@@ -165,6 +165,7 @@ pub struct Background {
     readers: Vec<JoinHandle<()>>,
     stdin_writer: Option<JoinHandle<()>>,
     finished: bool,
+    status: Option<ExitStatus>,
 }
 
 impl Background {
@@ -216,9 +217,19 @@ impl Background {
         }
     }
 
+    /// Kills the process if still running and records how it ended, without waiting for its
+    /// output to close (a child it started may still hold the pipes). Stop every process of a step
+    /// before [`finish`](Self::finish)ing any, so none outlives another's output drain.
+    pub fn stop(&mut self) {
+        if !self.finished {
+            self.status = self.reap();
+        }
+    }
+
     /// Kills the process if still running and returns everything it printed.
     pub fn finish(mut self) -> Output {
-        let status = self.reap();
+        self.stop();
+        let status = self.status;
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
