@@ -76,3 +76,19 @@ pub fn cairn_bin() -> PathBuf {
     let profile_dir = if deps.ends_with("deps") { deps.parent().unwrap_or(deps) } else { deps };
     profile_dir.join(format!("cairn{}", std::env::consts::EXE_SUFFIX))
 }
+
+/// The cairnctl binary: `CAIRNCTL_BIN`, else `<dir of the test exe>/../cairnctl` (built with the
+/// workspace, like the cairn binary).
+pub fn cairnctl_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CAIRNCTL_BIN") {
+        return PathBuf::from(bin);
+    }
+    let bin = cairn_bin().with_file_name(format!("cairnctl{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the cairnctl binary was not found at {} (set CAIRNCTL_BIN=/path/to/cairnctl, or build it into the \
+         same target dir as the tests: `cargo build -p cairn-ctl`)",
+        bin.display()
+    );
+    bin
+}

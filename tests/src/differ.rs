@@ -1,13 +1,14 @@
 //! Running the same etcdctl steps against etcd and cairn and comparing what they print.
 
 use std::panic::Location;
+use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::Regex;
 use tempfile::TempDir;
 
-use crate::binaries::Kind;
+use crate::binaries::{Kind, cairnctl_bin};
 use crate::etcdctl::{Background, Etcdctl, Output};
 use crate::normalize::Normalizer;
 use crate::server::Server;
@@ -32,6 +33,11 @@ static CLUSTER_ID: LazyLock<Regex> =
 static MEMBER_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#""member_id":(\d+)"#).expect("a valid member id regex"));
 
+/// The peer URL both servers of a [`Differ::tools`] run advertise (nothing listens there).
+const TOOLS_PEER_URL: &str = "http://127.0.0.1:2380";
+/// Their `--initial-cluster`.
+const TOOLS_INITIAL_CLUSTER: &str = "n1=http://127.0.0.1:2380";
+
 /// One side of the comparison: a server, its normalizer, its variables, its etcdctl work dir.
 #[derive(Debug)]
 struct Side {
@@ -42,11 +48,17 @@ struct Side {
     work: TempDir,
     masks: Vec<(Regex, String)>,
     v2: bool,
+    program: Option<PathBuf>,
 }
 
 impl Side {
     fn new(server: Server) -> Side {
         let label = server.kind().label();
+        Side::with_tool(server, label, None)
+    }
+
+    /// A side whose commands run `program` (etcdctl when `None`), labelled `label`.
+    fn with_tool(server: Server, label: &'static str, program: Option<PathBuf>) -> Side {
         let work = tempfile::Builder::new().prefix("cairn-tests-ctl-").tempdir().expect("create an etcdctl work dir");
         let status = Etcdctl::new(&server.endpoint()).run(&["endpoint", "status", "-w", "json"]);
         let id = |re: &Regex| -> u64 {
@@ -63,7 +75,7 @@ impl Side {
             .literal(&work.path().to_string_lossy(), "<WORKDIR>")
             .literal(&server.dir().to_string_lossy(), "<SERVER_DIR>");
         let vars = vec![("MEMBER".to_owned(), format!("{member_id:x}")), ("ENDPOINT".to_owned(), server.endpoint())];
-        Side { label, server, norm, vars, work, masks: Vec::new(), v2: false }
+        Side { label, server, norm, vars, work, masks: Vec::new(), v2: false, program }
     }
 
     /// Replaces `$NAME` with this side's value of variable NAME (longest names first).
@@ -75,6 +87,9 @@ impl Side {
 
     fn ctl(&self, stdin: Option<&[u8]>) -> Etcdctl {
         let mut ctl = Etcdctl::new(&self.server.endpoint()).cwd(self.work.path());
+        if let Some(program) = &self.program {
+            ctl = ctl.program(program.clone());
+        }
         if self.v2 {
             ctl = ctl.v2();
         }
@@ -105,9 +120,10 @@ impl Side {
 /// The normalized outputs of one step on both sides.
 #[derive(Clone, Debug)]
 pub struct Step {
-    /// The etcd side.
+    /// The etcd side (with [`Differ::tools`], etcdctl's side: the reference).
     pub etcd: Output,
-    /// The cairn side (a real etcd under `CAIRN_DIFF_PEER=etcd`).
+    /// The cairn side (a real etcd under `CAIRN_DIFF_PEER=etcd`; with [`Differ::tools`],
+    /// cairnctl's side).
     pub cairn: Output,
 }
 
@@ -156,6 +172,36 @@ impl Differ {
             let handles: Vec<_> = [Kind::Etcd, Kind::Cairn]
                 .into_iter()
                 .map(|kind| scope.spawn(move || Side::new(Server::start_with(kind, "n1", "cairn-diff", extra))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        Differ { sides, mismatches: Vec::new(), steps: 0, finished: false }
+    }
+
+    /// Compares the tools instead of the servers: two fresh servers of `kind`, the real etcdctl
+    /// against the first and cairnctl against the second, so that both see the same history.
+    /// Every other method works as with [`start`](Self::start); reports call the sides
+    /// `etcdctl` and `cairnctl`.
+    pub fn tools(kind: Kind) -> Differ {
+        Differ::tools_with(kind, &[])
+    }
+
+    /// Like [`tools`](Self::tools), with extra server flags for both servers.
+    pub fn tools_with(kind: Kind, extra: &[&str]) -> Differ {
+        let cairnctl = cairnctl_bin();
+        // Both servers advertise the same (unbound) peer URL, so their cluster and member ids are
+        // the same and even binary output (`-w protobuf`) compares equal.
+        let mut flags = vec!["--initial-advertise-peer-urls", TOOLS_PEER_URL, "--initial-cluster", TOOLS_INITIAL_CLUSTER];
+        flags.extend_from_slice(extra);
+        let extra = flags.as_slice();
+        let sides: Vec<Side> = std::thread::scope(|scope| {
+            let handles: Vec<_> = [("etcdctl", None), ("cairnctl", Some(cairnctl))]
+                .into_iter()
+                .map(|(label, program)| {
+                    scope.spawn(move || {
+                        Side::with_tool(Server::start_with(kind, "n1", "cairn-diff", extra), label, program)
+                    })
+                })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });

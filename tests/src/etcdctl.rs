@@ -50,12 +50,13 @@ pub struct Etcdctl {
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     v2: bool,
+    program: Option<PathBuf>,
 }
 
 impl Etcdctl {
     /// An invocation against `endpoints` (comma-separated `host:port`).
     pub fn new(endpoints: &str) -> Self {
-        Etcdctl { endpoints: endpoints.to_owned(), cwd: None, stdin: None, timeout: DEFAULT_TIMEOUT, v2: false }
+        Etcdctl { endpoints: endpoints.to_owned(), cwd: None, stdin: None, timeout: DEFAULT_TIMEOUT, v2: false, program: None }
     }
 
     /// Runs etcdctl in `dir` (so relative paths, e.g. of `snapshot save`, land there).
@@ -76,6 +77,16 @@ impl Etcdctl {
         self
     }
 
+    /// Runs `program` (e.g. cairnctl) instead of etcdctl, with the same arguments and environment.
+    pub fn program(mut self, program: PathBuf) -> Self {
+        self.program = Some(program);
+        self
+    }
+
+    fn program_path(&self) -> PathBuf {
+        self.program.clone().unwrap_or_else(etcdctl_bin)
+    }
+
     /// Kills the run after `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -83,9 +94,10 @@ impl Etcdctl {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(etcdctl_bin());
+        let mut cmd = Command::new(self.program_path());
         for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("ETCDCTL_") {
+            let name = key.to_string_lossy();
+            if name.starts_with("ETCDCTL_") || name.starts_with("CAIRNCTL_") {
                 cmd.env_remove(key);
             }
         }
@@ -125,7 +137,7 @@ impl Etcdctl {
     /// Starts etcdctl in the background (e.g. `watch`); collect it with [`Background::finish`].
     pub fn spawn(&self, args: &[&str]) -> Background {
         let mut cmd = self.command(args);
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {} {args:?}: {e}", etcdctl_bin().display()));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {} {args:?}: {e}", self.program_path().display()));
         let stdin_writer = match (child.stdin.take(), self.stdin.clone()) {
             (Some(mut pipe), Some(input)) => Some(std::thread::spawn(move || {
                 // etcdctl may exit before reading everything (e.g. on a usage error): ignore EPIPE.

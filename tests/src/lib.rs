@@ -44,7 +44,7 @@ mod server;
 mod status;
 mod textdiff;
 
-pub use binaries::{Kind, cairn_bin, diff_peer_is_etcd, etcd_bin, etcdctl_bin};
+pub use binaries::{Kind, cairn_bin, cairnctl_bin, diff_peer_is_etcd, etcd_bin, etcdctl_bin};
 pub use cluster::{AddedMember, Cluster};
 pub use differ::{Differ, Step, WatchPair};
 pub use etcdctl::{Background, Etcdctl, Output, etcdctl};

@@ -19,7 +19,7 @@ pub const DEFAULT_PEER_URL: &str = "http://localhost:2380";
 
 /// What `cairn` is started with. Field names are etcd's flags.
 #[derive(Debug, Clone, Parser, serde::Deserialize)]
-#[command(name = "cairn", version, about = "cairn: a distributed, reliable key-value store (etcd-compatible)")]
+#[command(name = "cairn", version, args_override_self = true, about = "cairn: a distributed, reliable key-value store (etcd-compatible)")]
 #[serde(rename_all = "kebab-case", default)]
 pub struct Config {
     /// Human-readable name for this member.
