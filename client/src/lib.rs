@@ -144,12 +144,17 @@ impl Client {
                 builder.connect().await.map_err(|e| Error::Connect(chain(&e)))
             }
         };
-        let channel = tokio::time::timeout(config.dial_timeout, connecting).await.map_err(|_| Error::DeadlineExceeded)??;
+        let channel =
+            tokio::time::timeout(config.dial_timeout, connecting).await.map_err(|_| Error::DeadlineExceeded)??;
         let mut token = Token::default();
         if let Some((name, password)) = &config.user {
             let request = AuthenticateRequest { name: name.clone(), password: password.clone() };
             let response = AuthClient::new(channel.clone()).authenticate(request).await?;
-            let value = response.into_inner().token.parse().map_err(|_| Error::Config("the server's token is not ASCII".into()))?;
+            let value = response
+                .into_inner()
+                .token
+                .parse()
+                .map_err(|_| Error::Config("the server's token is not ASCII".into()))?;
             token = Token(Some(value));
         }
         Ok(Client { channel, token, endpoint: endpoint.to_owned(), config: config.clone() })

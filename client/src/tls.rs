@@ -79,7 +79,8 @@ pub(crate) fn connector(settings: Option<&TlsConfig>) -> Result<(TlsConnector, O
     };
     let mut config = match (&settings.cert_file, &settings.key_file) {
         (Some(cert), Some(key)) => {
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::Config(format!("{}: {e}", key.display())))?;
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| Error::Config(format!("{}: {e}", key.display())))?;
             builder.with_client_auth_cert(read_certs(cert)?, key).map_err(|e| Error::Config(e.to_string()))?
         }
         (None, None) => builder.with_no_client_auth(),

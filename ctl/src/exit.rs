@@ -12,8 +12,6 @@ pub const INVALID_INPUT: i32 = 3;
 pub const BAD_FEATURE: i32 = 4;
 /// Interrupted.
 pub const INTERRUPTED: i32 = 5;
-/// An I/O error.
-pub const IO: i32 = 6;
 /// Bad arguments.
 pub const BAD_ARGS: i32 = 128;
 

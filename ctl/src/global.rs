@@ -237,14 +237,6 @@ impl Ctx {
         }
     }
 
-    /// Like [`timed`](Self::timed), for work that is not one unary call (no warning logged).
-    pub async fn timed_any<T, E: Into<Fail>>(&self, work: impl Future<Output = Result<T, E>>) -> Result<T, Fail> {
-        match tokio::time::timeout(self.global.command_timeout, work).await {
-            Ok(result) => result.map_err(Into::into),
-            Err(_) => Err(Fail::error("context deadline exceeded")),
-        }
-    }
-
     /// Go's client's warning for a failed unary call.
     pub fn warn_failed(&self, status: &tonic::Status) {
         let endpoint = self.endpoint.get().map(String::as_str).unwrap_or_default();
@@ -279,7 +271,9 @@ fn random_uuid() -> String {
     let mut words = [0u64; 2];
     for (i, word) in words.iter_mut().enumerate() {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        hasher.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+        );
         hasher.write_u32(std::process::id());
         hasher.write_usize(i);
         *word = hasher.finish();

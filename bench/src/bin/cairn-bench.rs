@@ -69,6 +69,18 @@ struct Args {
     /// Username and password, as username:password.
     #[arg(long, global = true)]
     user: Option<String>,
+    /// Verify certificates of TLS-enabled secure servers using this CA bundle.
+    #[arg(long, global = true)]
+    cacert: Option<std::path::PathBuf>,
+    /// Identify the secure client using this TLS certificate file.
+    #[arg(long, global = true)]
+    cert: Option<std::path::PathBuf>,
+    /// Identify the secure client using this TLS key file.
+    #[arg(long, global = true)]
+    key: Option<std::path::PathBuf>,
+    /// Skip server certificate verification (testing only).
+    #[arg(long, global = true)]
+    insecure_skip_tls_verify: bool,
     /// Report format: etcd's text, or JSON for machines.
     #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
     output: Output,
@@ -325,6 +337,14 @@ async fn main() -> Result<()> {
         timeout: args.dial_timeout,
         user: args.user.clone(),
         target_leader: args.target_leader,
+        tls: (args.cacert.is_some() || args.cert.is_some() || args.key.is_some() || args.insecure_skip_tls_verify)
+            .then(|| cairn_client::TlsConfig {
+                ca_file: args.cacert.clone(),
+                cert_file: args.cert.clone(),
+                key_file: args.key.clone(),
+                server_name: None,
+                insecure_skip_verify: args.insecure_skip_tls_verify,
+            }),
     };
     let conns = dial.connect(args.conns).await?;
     let clients = args.clients.max(1);

@@ -1,7 +1,9 @@
 //! `get`, `put` and `del`.
 
 use cairn_proto::etcdserverpb::range_request::{SortOrder, SortTarget};
-use cairn_proto::etcdserverpb::{DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse};
+use cairn_proto::etcdserverpb::{
+    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
+};
 
 use super::{arg_or_stdin, bad_args, go_bool, parse_lease_hex, prefix_end};
 use crate::exit::Fail;
@@ -40,28 +42,41 @@ pub struct GetArgs {
     print_value_only: bool,
     /// <key> [range_end]
     #[arg(allow_hyphen_values = false)]
-    args: Vec<String>,
+    pub args: Vec<String>,
 }
 
 /// The request `get` sends, or why its arguments are wrong.
 fn range_request(a: &GetArgs) -> Result<RangeRequest, Fail> {
-    if a.args.is_empty() {
+    range_request_of(a, &bytes_of(&a.args))
+}
+
+/// The positional arguments as bytes.
+fn bytes_of(args: &[String]) -> Vec<Vec<u8>> {
+    args.iter().map(|a| a.clone().into_bytes()).collect()
+}
+
+/// The request `get` sends for the flags of `a` and the positional arguments `args` (bytes, as a
+/// txn's quoted arguments may not be UTF-8), or why they are wrong.
+pub fn range_request_of(a: &GetArgs, args: &[Vec<u8>]) -> Result<RangeRequest, Fail> {
+    if args.is_empty() {
         return Err(bad_args("get command needs one argument as key and an optional argument as range_end"));
     }
     if a.prefix && a.from_key {
         return Err(bad_args("`--prefix` and `--from-key` cannot be set at the same time, choose one"));
     }
-    let mut request = RangeRequest { key: a.args[0].clone().into_bytes(), ..Default::default() };
+    let mut request = RangeRequest { key: args[0].clone(), ..Default::default() };
     match a.consistency.as_str() {
         "s" => request.serializable = true,
         "l" => {}
         other => return Err(Fail::bad_feature(format!("unknown consistency flag {}", print::go_quote(other)))),
     }
-    if a.args.len() > 1 {
+    if args.len() > 1 {
         if a.prefix || a.from_key {
-            return Err(bad_args("too many arguments, only accept one argument when `--prefix` or `--from-key` is set"));
+            return Err(bad_args(
+                "too many arguments, only accept one argument when `--prefix` or `--from-key` is set",
+            ));
         }
-        request.range_end = a.args[1].clone().into_bytes();
+        request.range_end = args[1].clone();
     }
     request.limit = a.limit;
     if a.rev > 0 {
@@ -158,23 +173,32 @@ pub struct PutArgs {
     #[arg(long = "ignore-lease", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool)]
     ignore_lease: bool,
     /// <key> <value>
-    args: Vec<String>,
+    pub args: Vec<String>,
 }
 
 fn put_request(a: &PutArgs) -> Result<PutRequest, Fail> {
+    put_request_of(a, &bytes_of(&a.args), || arg_or_stdin(&a.args, 1).map(String::into_bytes))
+}
+
+/// The request `put` sends for the flags of `a` and the positional arguments `args`; the value
+/// comes from `value_or_stdin` (the second argument, else stdin) unless `--ignore-value`.
+pub fn put_request_of(
+    a: &PutArgs,
+    args: &[Vec<u8>],
+    value_or_stdin: impl FnOnce() -> Result<Vec<u8>, ()>,
+) -> Result<PutRequest, Fail> {
     let usage = "put command needs 1 argument and input from stdin or 2 arguments";
-    let Some(key) = a.args.first() else {
+    let Some(key) = args.first() else {
         return Err(bad_args(usage));
     };
-    if a.ignore_value && a.args.len() > 1 {
+    if a.ignore_value && args.len() > 1 {
         return Err(bad_args("put command needs only 1 argument when 'ignore-value' is set"));
     }
-    let value = if a.ignore_value { String::new() } else { arg_or_stdin(&a.args, 1).map_err(|()| bad_args(usage))? };
-    let lease =
-        parse_lease_hex(&a.lease).map_err(|e| bad_args(format!("bad lease ID ({e}), expecting ID in Hex")))?;
+    let value = if a.ignore_value { Vec::new() } else { value_or_stdin().map_err(|()| bad_args(usage))? };
+    let lease = parse_lease_hex(&a.lease).map_err(|e| bad_args(format!("bad lease ID ({e}), expecting ID in Hex")))?;
     Ok(PutRequest {
-        key: key.clone().into_bytes(),
-        value: value.into_bytes(),
+        key: key.clone(),
+        value,
         lease,
         prev_kv: a.prev_kv,
         ignore_value: a.ignore_value,
@@ -233,22 +257,29 @@ pub struct DelArgs {
     #[arg(long = "from-key", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = go_bool)]
     from_key: bool,
     /// <key> [range_end]
-    args: Vec<String>,
+    pub args: Vec<String>,
 }
 
 fn delete_request(a: &DelArgs) -> Result<DeleteRangeRequest, Fail> {
-    if a.args.is_empty() || a.args.len() > 2 {
+    delete_request_of(a, &bytes_of(&a.args))
+}
+
+/// The request `del` sends for the flags of `a` and the positional arguments `args`.
+pub fn delete_request_of(a: &DelArgs, args: &[Vec<u8>]) -> Result<DeleteRangeRequest, Fail> {
+    if args.is_empty() || args.len() > 2 {
         return Err(bad_args("del command needs one argument as key and an optional argument as range_end"));
     }
     if a.prefix && a.from_key {
         return Err(bad_args("`--prefix` and `--from-key` cannot be set at the same time, choose one"));
     }
-    let mut request = DeleteRangeRequest { key: a.args[0].clone().into_bytes(), ..Default::default() };
-    if a.args.len() > 1 {
+    let mut request = DeleteRangeRequest { key: args[0].clone(), ..Default::default() };
+    if args.len() > 1 {
         if a.prefix || a.from_key {
-            return Err(bad_args("too many arguments, only accept one argument when `--prefix` or `--from-key` is set"));
+            return Err(bad_args(
+                "too many arguments, only accept one argument when `--prefix` or `--from-key` is set",
+            ));
         }
-        request.range_end = a.args[1].clone().into_bytes();
+        request.range_end = args[1].clone();
     }
     if a.prefix {
         if request.key.is_empty() {

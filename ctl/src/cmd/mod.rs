@@ -82,6 +82,43 @@ pub fn bad_args(message: impl Into<String>) -> Fail {
     Fail::bad_args(message)
 }
 
+/// Go's `strconv.ParseUint(text, base, 64)` (digits of `base` only, no sign), with Go's error
+/// text: how etcdctl reads member ids.
+pub fn go_parse_uint(text: &str, base: u32) -> Result<u64, String> {
+    let quoted = crate::print::go_quote(text);
+    if text.is_empty() || !text.chars().all(|c| c.is_digit(base)) {
+        return Err(format!("strconv.ParseUint: parsing {quoted}: invalid syntax"));
+    }
+    u64::from_str_radix(text, base).map_err(|_| format!("strconv.ParseUint: parsing {quoted}: value out of range"))
+}
+
+/// A duration as Go's `time.Duration.String` prints it: `8.158164ms`, `1.5s`, `1m0.25s`, `0s`.
+pub fn go_duration_string(duration: std::time::Duration) -> String {
+    let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    // The fraction `value / 10^digits` with trailing zeros (and a bare point) dropped.
+    let fraction = |value: u64, digits: u32| -> String {
+        let scale = 10u64.pow(digits);
+        let frac = format!("{:0width$}", value % scale, width = digits as usize);
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() { format!("{}", value / scale) } else { format!("{}.{frac}", value / scale) }
+    };
+    match nanos {
+        0 => "0s".to_owned(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}\u{b5}s", fraction(n, 3)),
+        n if n < 1_000_000_000 => format!("{}ms", fraction(n, 6)),
+        n => {
+            let seconds = fraction(n % 60_000_000_000, 9);
+            let minutes = n / 60_000_000_000;
+            match (minutes / 60, minutes % 60) {
+                (0, 0) => format!("{seconds}s"),
+                (0, m) => format!("{m}m{seconds}s"),
+                (h, m) => format!("{h}h{m}m{seconds}s"),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +128,30 @@ mod tests {
         assert_eq!(prefix_end(b"foo"), b"fop");
         assert_eq!(prefix_end(b"a\xff"), b"b");
         assert_eq!(prefix_end(b"\xff\xff"), b"\0");
+    }
+
+    #[test]
+    fn uints_parse_as_go_parses_them() {
+        assert_eq!(go_parse_uint("bdae9bbc11dd390d", 16), Ok(0xbdae9bbc11dd390d));
+        assert_eq!(go_parse_uint("xyz", 16), Err("strconv.ParseUint: parsing \"xyz\": invalid syntax".to_owned()));
+        assert_eq!(go_parse_uint("-1", 16), Err("strconv.ParseUint: parsing \"-1\": invalid syntax".to_owned()));
+        assert_eq!(
+            go_parse_uint("1ffffffffffffffff", 16),
+            Err("strconv.ParseUint: parsing \"1ffffffffffffffff\": value out of range".to_owned())
+        );
+    }
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        use std::time::Duration;
+        assert_eq!(go_duration_string(Duration::ZERO), "0s");
+        assert_eq!(go_duration_string(Duration::from_nanos(999)), "999ns");
+        assert_eq!(go_duration_string(Duration::from_nanos(1_500)), "1.5\u{b5}s");
+        assert_eq!(go_duration_string(Duration::from_nanos(8_158_164)), "8.158164ms");
+        assert_eq!(go_duration_string(Duration::from_millis(10)), "10ms");
+        assert_eq!(go_duration_string(Duration::from_nanos(5_000_431_000)), "5.000431s");
+        assert_eq!(go_duration_string(Duration::from_secs(60)), "1m0s");
+        assert_eq!(go_duration_string(Duration::from_millis(3_723_500)), "1h2m3.5s");
     }
 
     #[test]

@@ -166,8 +166,20 @@ mod tests {
     #[test]
     fn range_response_prints_as_go_does() {
         let response = RangeResponse {
-            header: Some(ResponseHeader { cluster_id: 14841639068965178418, member_id: 10276657743932975437, revision: 2, raft_term: 2 }),
-            kvs: vec![KeyValue { key: b"foo".to_vec(), create_revision: 2, mod_revision: 2, version: 1, value: b"bar".to_vec(), lease: 0 }],
+            header: Some(ResponseHeader {
+                cluster_id: 14841639068965178418,
+                member_id: 10276657743932975437,
+                revision: 2,
+                raft_term: 2,
+            }),
+            kvs: vec![KeyValue {
+                key: b"foo".to_vec(),
+                create_revision: 2,
+                mod_revision: 2,
+                version: 1,
+                value: b"bar".to_vec(),
+                lease: 0,
+            }],
             more: false,
             count: 1,
         };

@@ -13,29 +13,29 @@ fn width(text: &str) -> usize {
 
 /// etcdctl's table of `header` and `rows`.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
-    let header: Vec<Vec<String>> = header.iter().map(|h| cell_lines(&title(h))).collect();
-    let rows: Vec<Vec<Vec<String>>> = rows.iter().map(|row| row.iter().map(|c| cell_lines(c)).collect()).collect();
+    // tablewriter measures a header before it formats it (upper case, `_` as space).
+    let header: Vec<Cell> = header.iter().map(|h| Cell::new(h)).collect();
+    let rows: Vec<Vec<Cell>> = rows.iter().map(|row| row.iter().map(|c| Cell::new(c)).collect()).collect();
     let columns = header.len().max(rows.iter().map(Vec::len).max().unwrap_or(0));
     let mut widths = vec![0usize; columns];
-    for line in header.iter().chain(rows.iter().flatten()).enumerate().map(|(i, c)| (i % columns.max(1), c)) {
-        let (column, cell) = line;
-        for text in cell {
-            widths[column] = widths[column].max(width(text));
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        for (column, cell) in row.iter().enumerate() {
+            widths[column] = widths[column].max(cell.width);
         }
     }
     let mut out = String::new();
     let rule: String = "+".to_owned() + &widths.iter().map(|w| "-".repeat(w + 2) + "+").collect::<String>() + "\n";
     out.push_str(&rule);
-    let height = header.iter().map(Vec::len).max().unwrap_or(0);
+    let height = header.iter().map(|c| c.lines.len()).max().unwrap_or(0);
     for line in 0..height {
         out.push('|');
         for (column, w) in widths.iter().enumerate() {
-            let text = header.get(column).and_then(|c| c.get(line)).map_or("", String::as_str);
-            let gap = w.saturating_sub(width(text));
+            let text = header.get(column).and_then(|c| c.lines.get(line)).map_or(String::new(), |h| title(h));
+            let gap = w.saturating_sub(width(&text));
             let left = gap / 2;
             out.push(' ');
             out.push_str(&" ".repeat(left));
-            out.push_str(text);
+            out.push_str(&text);
             out.push_str(&" ".repeat(gap - left));
             out.push_str(" |");
         }
@@ -43,10 +43,11 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     }
     out.push_str(&rule);
     for row in &rows {
-        let height = row.iter().map(Vec::len).max().unwrap_or(0);
+        let height = row.iter().map(|c| c.lines.len()).max().unwrap_or(0);
         for line in 0..height {
             for (column, w) in widths.iter().enumerate() {
-                let text = row.get(column).and_then(|c| c.get(line)).map_or("  ", String::as_str);
+                // tablewriter pads a shorter cell with lines of two spaces.
+                let text = row.get(column).and_then(|c| c.lines.get(line)).map_or("  ", String::as_str);
                 out.push_str("| ");
                 out.push_str(&" ".repeat(w.saturating_sub(width(text))));
                 out.push_str(text);
@@ -68,7 +69,9 @@ fn title(name: &str) -> String {
         .enumerate()
         .map(|(i, &c)| match c {
             '_' => ' ',
-            '.' if (i != 0 && !num_or_space(chars[i - 1])) || (i != chars.len() - 1 && !num_or_space(chars[i + 1])) => ' ',
+            '.' if (i != 0 && !num_or_space(chars[i - 1])) || (i != chars.len() - 1 && !num_or_space(chars[i + 1])) => {
+                ' '
+            }
             other => other,
         })
         .collect();
@@ -76,18 +79,21 @@ fn title(name: &str) -> String {
     if trimmed.is_empty() && !name.is_empty() { " ".to_owned() } else { trimmed.to_uppercase() }
 }
 
-/// The lines a cell occupies: its own lines, each wrapped to the column limit.
-fn cell_lines(text: &str) -> Vec<String> {
-    let raw: Vec<&str> = text.split('\n').collect();
-    let limit = raw.iter().map(|l| width(l)).max().unwrap_or(0).min(MAX_CELL_WIDTH);
-    let mut lines = Vec::new();
-    for (i, paragraph) in raw.iter().enumerate() {
-        if i > 0 {
-            lines.push(" ".to_owned());
-        }
-        lines.extend(wrap(paragraph, limit));
+/// A cell as tablewriter lays it out (`parseDimension` with auto-wrap and reflow, etcdctl's
+/// settings): its lines joined into one paragraph, wrapped at the widest line or 30 columns,
+/// whichever is less; the column is at least that wide even when every wrapped line is shorter.
+struct Cell {
+    lines: Vec<String>,
+    width: usize,
+}
+
+impl Cell {
+    fn new(text: &str) -> Cell {
+        let limit = text.split('\n').map(width).max().unwrap_or(0).min(MAX_CELL_WIDTH);
+        let lines = wrap(&text.replace('\n', " "), limit);
+        let width = lines.iter().map(|l| width(l)).fold(limit, usize::max);
+        Cell { lines, width }
     }
-    lines
 }
 
 /// Splits `text` on spaces into lines of at most `limit` columns (more when a word is longer)
@@ -156,6 +162,33 @@ mod tests {
 +------------------+---------+---------+-----------------------+-----------------------+------------+
 ";
         assert_eq!(render(&header, &rows), expected);
+    }
+
+    #[test]
+    fn a_long_cell_wraps_and_keeps_its_column_at_the_limit() {
+        // `etcdctl endpoint status -w table` of an etcd 3.4.23 with a NOSPACE alarm.
+        let header = ["endpoint", "errors"];
+        let rows = vec![vec!["127.0.0.1:23792".to_owned(), "memberID:185828541645115251 alarm:NOSPACE ".to_owned()]];
+        let expected = "\
++-----------------+--------------------------------+
+|    ENDPOINT     |             ERRORS             |
++-----------------+--------------------------------+
+| 127.0.0.1:23792 |    memberID:185828541645115251 |
+|                 |                 alarm:NOSPACE  |
++-----------------+--------------------------------+
+";
+        assert_eq!(render(&header, &rows), expected);
+    }
+
+    #[test]
+    fn an_empty_table_has_its_header_only() {
+        let expected = "\
++----------+------+
+| ENDPOINT | HASH |
++----------+------+
++----------+------+
+";
+        assert_eq!(render(&["endpoint", "hash"], &[]), expected);
     }
 
     #[test]

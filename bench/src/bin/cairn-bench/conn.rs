@@ -6,40 +6,22 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use cairn_proto::etcdserverpb::auth_client::AuthClient;
+use cairn_client::{Client, Config, TlsConfig};
 use cairn_proto::etcdserverpb::cluster_client::ClusterClient;
 use cairn_proto::etcdserverpb::kv_client::KvClient;
 use cairn_proto::etcdserverpb::lease_client::LeaseClient;
 use cairn_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use cairn_proto::etcdserverpb::watch_client::WatchClient;
-use cairn_proto::etcdserverpb::{AuthenticateRequest, MemberListRequest, StatusRequest};
+use cairn_proto::etcdserverpb::{MemberListRequest, StatusRequest};
 use cairn_proto::v3lockpb::lock_client::LockClient;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
-
-/// Adds the auth token, if any, to every call.
-#[derive(Clone, Debug, Default)]
-pub struct Token(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Token {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(token) = &self.0 {
-            request.metadata_mut().insert("token", token.clone());
-        }
-        Ok(request)
-    }
-}
 
 /// The service stack every client uses.
-pub type Svc = InterceptedService<Channel, Token>;
+pub type Svc = cairn_client::Svc;
 
 /// One gRPC connection and the token its calls carry.
 #[derive(Clone, Debug)]
 pub struct Conn {
-    channel: Channel,
-    token: Token,
+    client: Client,
     /// The URL it is connected to.
     pub url: String,
 }
@@ -47,27 +29,31 @@ pub struct Conn {
 impl Conn {
     /// A KV client on this connection.
     pub fn kv(&self) -> KvClient<Svc> {
-        KvClient::with_interceptor(self.channel.clone(), self.token.clone()).max_decoding_message_size(usize::MAX)
+        self.client.kv()
     }
 
     /// A Watch client on this connection.
     pub fn watch(&self) -> WatchClient<Svc> {
-        WatchClient::with_interceptor(self.channel.clone(), self.token.clone()).max_decoding_message_size(usize::MAX)
+        self.client.watch()
     }
 
     /// A Lease client on this connection.
     pub fn lease(&self) -> LeaseClient<Svc> {
-        LeaseClient::with_interceptor(self.channel.clone(), self.token.clone())
+        self.client.lease()
     }
 
     /// A Maintenance client on this connection.
     pub fn maintenance(&self) -> MaintenanceClient<Svc> {
-        MaintenanceClient::with_interceptor(self.channel.clone(), self.token.clone())
+        self.client.maintenance()
     }
 
     /// A Lock client on this connection.
     pub fn lock(&self) -> LockClient<Svc> {
-        LockClient::with_interceptor(self.channel.clone(), self.token.clone())
+        self.client.lock()
+    }
+
+    fn cluster(&self) -> ClusterClient<Svc> {
+        self.client.cluster()
     }
 }
 
@@ -82,37 +68,27 @@ pub struct Dial {
     pub user: Option<String>,
     /// `--target-leader`.
     pub target_leader: bool,
-}
-
-fn url_of(endpoint: &str) -> Result<String> {
-    if endpoint.starts_with("https://") || endpoint.starts_with("unixs://") {
-        bail!("{endpoint}: TLS endpoints are not supported by cairn-bench yet");
-    }
-    Ok(if endpoint.contains("://") { endpoint.to_string() } else { format!("http://{endpoint}") })
+    /// `--cacert`, `--cert`, `--key`, `--insecure-skip-tls-verify`: TLS towards `https://`
+    /// endpoints (and towards plain `host:port` ones when any is given).
+    pub tls: Option<TlsConfig>,
 }
 
 impl Dial {
     async fn open(&self, endpoint: &str) -> Result<Conn> {
-        let url = url_of(endpoint)?;
-        let channel = Endpoint::from_shared(url.clone())?
-            .connect_timeout(self.timeout)
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .with_context(|| format!("dial error: cannot connect to {url}"))?;
-        let mut token = Token::default();
+        let mut config = Config::new([endpoint]);
+        config.dial_timeout = self.timeout;
+        // One stream per connection carries the load; no keepalive pings on top of it.
+        config.keepalive_time = Duration::ZERO;
+        config.tls = self.tls.clone();
         if let Some(user) = &self.user {
             let Some((name, password)) = user.split_once(':') else {
                 bail!("--user: give it as name:password");
             };
-            let request = AuthenticateRequest { name: name.to_string(), password: password.to_string() };
-            let response = AuthClient::new(channel.clone())
-                .authenticate(request)
-                .await
-                .with_context(|| format!("cannot authenticate {name:?} at {url}"))?;
-            token = Token(Some(response.into_inner().token.parse().context("the server's token is not ASCII")?));
+            config.user = Some((name.to_owned(), password.to_owned()));
         }
-        Ok(Conn { channel, token, url })
+        let client =
+            Client::connect(config).await.with_context(|| format!("dial error: cannot connect to {endpoint}"))?;
+        Ok(Conn { client, url: endpoint.to_owned() })
     }
 
     /// The client URLs of the leader, as etcd's `--target-leader` finds them.
@@ -130,11 +106,7 @@ impl Dial {
     async fn leader_from(&self, endpoint: &str) -> Result<Vec<String>> {
         let conn = self.open(endpoint).await?;
         let leader = conn.maintenance().status(StatusRequest {}).await?.into_inner().leader;
-        let members = ClusterClient::with_interceptor(conn.channel.clone(), conn.token.clone())
-            .member_list(MemberListRequest::default())
-            .await?
-            .into_inner()
-            .members;
+        let members = conn.cluster().member_list(MemberListRequest::default()).await?.into_inner().members;
         members
             .into_iter()
             .find(|m| m.id == leader && leader != 0)
