@@ -41,6 +41,9 @@ use tonic::transport::{Channel, Endpoint};
 pub use error::{Error, go_code_name, status_text};
 pub use tls::TlsConfig;
 
+/// The shortest keepalive ping interval used, as in Go's gRPC.
+pub const MIN_KEEPALIVE_TIME: Duration = Duration::from_secs(10);
+
 /// How to reach a cluster.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -131,8 +134,10 @@ impl Client {
             .connect_timeout(config.dial_timeout)
             .tcp_nodelay(true);
         if !config.keepalive_time.is_zero() {
+            // Go's gRPC never pings more often than every 10 s whatever is asked, and servers
+            // (etcd's enforcement policy) drop clients that ping more often than every 5 s.
             builder = builder
-                .http2_keep_alive_interval(config.keepalive_time)
+                .http2_keep_alive_interval(config.keepalive_time.max(MIN_KEEPALIVE_TIME))
                 .keep_alive_timeout(config.keepalive_timeout)
                 .keep_alive_while_idle(true);
         }

@@ -212,7 +212,12 @@ impl Ctx {
                     let _ = self.endpoint.set(client.endpoint().to_owned());
                     return Ok(client);
                 }
-                Err(cairn_client::Error::Status(status)) => return Err(status.into()),
+                // Authentication failed: the client could not be made (etcdctl's exit code 2).
+                Err(cairn_client::Error::Status(status)) => {
+                    let _ = self.endpoint.set(config.endpoints.first().cloned().unwrap_or_default());
+                    self.warn_failed(&status);
+                    return Err(Fail::new(crate::exit::BAD_CONNECTION, cairn_client::status_text(&status)));
+                }
                 Err(cairn_client::Error::Config(message)) => return Err(Fail::bad_args(message)),
                 Err(e) if Instant::now() >= deadline => {
                     warn_retrying(&config.endpoints, &e);
@@ -233,6 +238,14 @@ impl Ctx {
                 self.warn_failed(&status);
                 Err(status.into())
             }
+            Err(_) => Err(Fail::error("context deadline exceeded")),
+        }
+    }
+
+    /// Like [`timed`](Self::timed), for work that is not one unary call (no warning logged).
+    pub async fn timed_any<T, E: Into<Fail>>(&self, work: impl Future<Output = Result<T, E>>) -> Result<T, Fail> {
+        match tokio::time::timeout(self.global.command_timeout, work).await {
+            Ok(result) => result.map_err(Into::into),
             Err(_) => Err(Fail::error("context deadline exceeded")),
         }
     }

@@ -57,6 +57,15 @@ pub enum NodeError {
     /// The loop's task panicked or was cancelled.
     #[error("the raft loop panicked or was cancelled")]
     Aborted,
+    /// A failpoint (feature `failpoints`) was told to return an error: a fault the
+    /// robustness suite injected.
+    #[error("failpoint {name} returned an error ({arg})")]
+    Failpoint {
+        /// The failpoint.
+        name: &'static str,
+        /// The argument of its `return` action.
+        arg: String,
+    },
 }
 
 impl NodeError {

@@ -143,4 +143,13 @@ pub enum ApplyError {
     /// A committed entry or snapshot could not be decoded.
     #[error("apply: {0}")]
     Corrupt(String),
+    /// A failpoint (feature `failpoints`) was told to return an error: a fault the
+    /// robustness suite injected.
+    #[error("apply: failpoint {name} returned an error ({arg})")]
+    Failpoint {
+        /// The failpoint.
+        name: &'static str,
+        /// The argument of its `return` action.
+        arg: String,
+    },
 }

@@ -10,6 +10,10 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Failpoints from `FAILPOINTS=name=actions;...`, like the `fail` crate's tests;
+    // `/debug/failpoints` changes them at run time.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = cairn_server::http::failpoints::setup();
     let config = Config::load(std::env::args_os(), |name| std::env::var(name).ok())?;
     let level = match config.log_level.as_str() {
         "panic" | "fatal" => "error",

@@ -25,6 +25,11 @@ pub struct Member {
 impl Member {
     /// Starts a single-member cluster with `extra` flags, waiting until it serves.
     pub fn start(extra: &[&str]) -> Member {
+        Member::start_with_env(extra, &[])
+    }
+
+    /// [`start`](Member::start) with `env` set for the process.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Member {
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("tempdir");
             let (client, peer) = (free_port(), free_port());
@@ -37,6 +42,7 @@ impl Member {
                 .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
                 .args(["--initial-cluster", &format!("t1={peer_url}")])
                 .args(extra)
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -57,6 +63,18 @@ impl Member {
                 return false;
             }
             if std::net::TcpStream::connect(&self.endpoint).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Waits (up to `limit`) for the process to exit on its own; true if it did.
+    pub fn wait_exit(&mut self, limit: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(50));

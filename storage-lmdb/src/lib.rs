@@ -132,7 +132,12 @@ impl Backend for LmdbBackend {
         let _writer = self.writer.lock();
         let old = self.live.read().clone();
         let next = old.number + 1;
+        // etcd's failpoints (feature `failpoints`): `return` fails the defrag.
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("defragBeforeCopy", |arg: Option<String>| Err(failpoint_error("defragBeforeCopy", arg)));
         let fresh = old.compact_into(&self.dir, next, &self.options)?;
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("defragBeforeRename", |arg: Option<String>| Err(failpoint_error("defragBeforeRename", arg)));
         generation::write_current(&self.dir, next)?;
         *self.live.write() = Arc::new(fresh);
         // Views on the old generation keep its mapping (and so its unlinked files)
@@ -140,4 +145,10 @@ impl Backend for LmdbBackend {
         generation::remove(&self.dir, old.number)?;
         Ok(())
     }
+}
+
+/// The error a defrag failpoint's `return` action gives.
+#[cfg(feature = "failpoints")]
+fn failpoint_error(name: &str, arg: Option<String>) -> cairn_storage::Error {
+    std::io::Error::other(format!("failpoint {name} returned an error ({})", arg.unwrap_or_default())).into()
 }

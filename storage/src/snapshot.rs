@@ -25,6 +25,8 @@ const TAG_BUCKET: u8 = 1;
 const TAG_PAIR: u8 = 2;
 /// Import commits its work in batches of about this many bytes.
 const IMPORT_BATCH_BYTES: usize = 16 << 20;
+/// A key or value buffer starts at most this large and grows as its bytes arrive.
+const READ_CHUNK: usize = 64 << 10;
 
 /// What a snapshot held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,9 +126,18 @@ impl CrcReader<'_> {
         Ok(buf)
     }
 
+    /// Reads `len` bytes into a buffer that grows as they arrive: a length field
+    /// (up to [`MAX_VALUE_LEN`]) never makes a short stream allocate more than it
+    /// holds.
     fn bytes(&mut self, len: usize, what: &str) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; len];
-        self.fill(&mut buf, what)?;
+        let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
+        let wanted = len as u64;
+        let got = (&mut *self.inner).take(wanted).read_to_end(&mut buf)?;
+        if got as u64 != wanted {
+            return Err(corrupt(format!("truncated in {what} at byte {}", self.bytes + got as u64)));
+        }
+        self.crc = crc32c::crc32c_append(self.crc, &buf);
+        self.bytes += wanted;
         Ok(buf)
     }
 }

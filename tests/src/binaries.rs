@@ -92,3 +92,33 @@ pub fn cairnctl_bin() -> PathBuf {
     );
     bin
 }
+
+/// The cairn binary for runs that inject failpoints (the `failpoints` feature): `CAIRN_FAILPOINTS_BIN`,
+/// else the regular [`cairn_bin`], which has them when the workspace was built with every feature (as
+/// `cargo xtask test` and `cargo xtask robustness` build it; no second build).
+///
+/// Panics with how to build one when the binary found has no failpoints.
+pub fn cairn_failpoints_bin() -> PathBuf {
+    let bin = std::env::var_os("CAIRN_FAILPOINTS_BIN").map_or_else(cairn_bin, PathBuf::from);
+    assert!(
+        has_failpoints(&bin),
+        "the cairn binary at {} was built without failpoints; build it with \
+         `cargo build -p cairn-server --bin cairn --features failpoints` (or `--all-features`), or set \
+         CAIRN_FAILPOINTS_BIN to one that was",
+        bin.display()
+    );
+    bin
+}
+
+/// Whether the cairn binary `bin` has failpoints: its `--version` says so.
+pub fn has_failpoints(bin: &std::path::Path) -> bool {
+    std::process::Command::new(bin)
+        .arg("--version")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|out| {
+            String::from_utf8_lossy(&out.stdout).contains("(failpoints)")
+                || String::from_utf8_lossy(&out.stderr).contains("(failpoints)")
+        })
+}

@@ -191,7 +191,8 @@ impl Differ {
         let cairnctl = cairnctl_bin();
         // Both servers advertise the same (unbound) peer URL, so their cluster and member ids are
         // the same and even binary output (`-w protobuf`) compares equal.
-        let mut flags = vec!["--initial-advertise-peer-urls", TOOLS_PEER_URL, "--initial-cluster", TOOLS_INITIAL_CLUSTER];
+        let mut flags =
+            vec!["--initial-advertise-peer-urls", TOOLS_PEER_URL, "--initial-cluster", TOOLS_INITIAL_CLUSTER];
         flags.extend_from_slice(extra);
         let extra = flags.as_slice();
         let sides: Vec<Side> = std::thread::scope(|scope| {

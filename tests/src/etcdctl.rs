@@ -56,7 +56,14 @@ pub struct Etcdctl {
 impl Etcdctl {
     /// An invocation against `endpoints` (comma-separated `host:port`).
     pub fn new(endpoints: &str) -> Self {
-        Etcdctl { endpoints: endpoints.to_owned(), cwd: None, stdin: None, timeout: DEFAULT_TIMEOUT, v2: false, program: None }
+        Etcdctl {
+            endpoints: endpoints.to_owned(),
+            cwd: None,
+            stdin: None,
+            timeout: DEFAULT_TIMEOUT,
+            v2: false,
+            program: None,
+        }
     }
 
     /// Runs etcdctl in `dir` (so relative paths, e.g. of `snapshot save`, land there).
@@ -137,7 +144,8 @@ impl Etcdctl {
     /// Starts etcdctl in the background (e.g. `watch`); collect it with [`Background::finish`].
     pub fn spawn(&self, args: &[&str]) -> Background {
         let mut cmd = self.command(args);
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {} {args:?}: {e}", self.program_path().display()));
+        let mut child =
+            cmd.spawn().unwrap_or_else(|e| panic!("spawning {} {args:?}: {e}", self.program_path().display()));
         let stdin_writer = match (child.stdin.take(), self.stdin.clone()) {
             (Some(mut pipe), Some(input)) => Some(std::thread::spawn(move || {
                 // etcdctl may exit before reading everything (e.g. on a usage error): ignore EPIPE.

@@ -39,12 +39,15 @@ mod etcdctl;
 mod normalize;
 mod ports;
 pub mod prom;
+pub mod restore;
 pub mod robust;
 mod server;
 mod status;
 mod textdiff;
 
-pub use binaries::{Kind, cairn_bin, cairnctl_bin, diff_peer_is_etcd, etcd_bin, etcdctl_bin};
+pub use binaries::{
+    Kind, cairn_bin, cairn_failpoints_bin, cairnctl_bin, diff_peer_is_etcd, etcd_bin, etcdctl_bin, has_failpoints,
+};
 pub use cluster::{AddedMember, Cluster};
 pub use differ::{Differ, Step, WatchPair};
 pub use etcdctl::{Background, Etcdctl, Output, etcdctl};

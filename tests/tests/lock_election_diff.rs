@@ -95,7 +95,8 @@ fn elect_and_listen() {
 #[test]
 fn lock_is_released_when_the_holders_lease_expires() {
     let mut d = Differ::start();
-    let holder = d.spawn_live_watch(&["lock", "--ttl=2", "mylock", "--", "sh", "-c", "echo held; exec sleep 8 >/dev/null 2>&1"]);
+    let holder =
+        d.spawn_live_watch(&["lock", "--ttl=2", "mylock", "--", "sh", "-c", "echo held; exec sleep 8 >/dev/null 2>&1"]);
     // SIGKILL: the holder's session is not closed, its lease runs out.
     d.collect_watch(holder).expect_etcd("held");
     let next = d.spawn_live_watch(&["lock", "mylock", "--", "echo", "next holder"]);

@@ -24,6 +24,12 @@
 //! - One [`Wal::save`] is one record (several only if it exceeds the record limit)
 //!   and one `fdatasync`; [`Wal::open`] cuts a torn tail off the last segment and
 //!   refuses any other damage with [`Error::Corrupt`].
+//! - With the `failpoints` feature, the failpoint `walBeforeFsync` sits between a
+//!   save's write and its `fdatasync`: besides the `fail` crate's actions (`panic`,
+//!   `sleep(ms)`, ...), `return` fails the save with an I/O error, `return(lose)`
+//!   drops every byte written since the last fsync and aborts the process (a power
+//!   loss), and `return(tear)` keeps a random subset of those bytes' 4 KiB pages
+//!   before aborting (a power loss during writeback).
 //!
 //! ```
 //! use cairn_wal::{Wal, WalOptions, WalStorage};
@@ -54,6 +60,8 @@
 //! ```
 
 mod error;
+#[cfg(feature = "failpoints")]
+mod failpoints;
 mod fsutil;
 mod lock;
 pub mod metrics;

@@ -62,6 +62,9 @@ pub(crate) struct ActiveSegment {
     pub len: u64,
     /// Whether bytes were written since the last fsync.
     dirty: bool,
+    /// `(offset, len)` at the last fsync: what a power loss would leave.
+    #[cfg(feature = "failpoints")]
+    pub synced: (u64, u64),
 }
 
 impl ActiveSegment {
@@ -83,7 +86,16 @@ impl ActiveSegment {
         let len = file.metadata().at(&tmp)?.len();
         fs::rename(&tmp, &id.path).at(&id.path)?;
         fsutil::sync_dir(dir)?;
-        Ok(ActiveSegment { id, file, offset: preamble.len() as u64, len, dirty: false })
+        let offset = preamble.len() as u64;
+        Ok(ActiveSegment {
+            id,
+            file,
+            offset,
+            len,
+            dirty: false,
+            #[cfg(feature = "failpoints")]
+            synced: (offset, len),
+        })
     }
 
     /// Opens an existing segment to append after its last whole record, which ends at
@@ -101,7 +113,15 @@ impl ActiveSegment {
             file.sync_all().at(path)?;
         }
         file.seek(SeekFrom::Start(offset)).at(path)?;
-        Ok(ActiveSegment { id, file, offset, len: target, dirty: false })
+        Ok(ActiveSegment {
+            id,
+            file,
+            offset,
+            len: target,
+            dirty: false,
+            #[cfg(feature = "failpoints")]
+            synced: (offset, target),
+        })
     }
 
     /// Bytes left before the preallocated end.
@@ -125,8 +145,42 @@ impl ActiveSegment {
             self.file.sync_data().at(&self.id.path)?;
             crate::metrics::fsync().observe(started.elapsed());
             self.dirty = false;
+            #[cfg(feature = "failpoints")]
+            {
+                self.synced = (self.offset, self.len);
+            }
         }
         Ok(())
+    }
+
+    /// Puts back what the file held at the last fsync, as a power loss would leave it
+    /// (bytes past it were zeros, or not in the file): zeroes every unsynced byte
+    /// except those in the 4 KiB pages `keep_page` keeps (a writeback that got
+    /// that far), shrinks a grown file, and fsyncs that. Returns the bytes dropped.
+    #[cfg(feature = "failpoints")]
+    pub fn lose_unsynced(&mut self, mut keep_page: impl FnMut() -> bool) -> Result<u64> {
+        const PAGE: u64 = 4096;
+        let (synced_offset, synced_len) = self.synced;
+        let path = self.id.path.clone();
+        let mut dropped = 0;
+        let mut at = synced_offset;
+        while at < self.offset {
+            let end = ((at / PAGE + 1) * PAGE).min(self.offset);
+            if !keep_page() {
+                fsutil::write_zeros(&mut self.file, at, end.min(synced_len).max(at)).at(&path)?;
+                dropped += end - at;
+            }
+            at = end;
+        }
+        if self.len > synced_len {
+            self.file.set_len(synced_len).at(&path)?;
+        }
+        self.file.sync_all().at(&path)?;
+        self.file.seek(SeekFrom::Start(synced_offset)).at(&path)?;
+        self.offset = synced_offset;
+        self.len = synced_len;
+        self.dirty = false;
+        Ok(dropped)
     }
 }
 
@@ -143,5 +197,58 @@ mod tests {
         assert_eq!(SegmentFile::parse(dir, "3-2a.wal"), None);
         assert_eq!(SegmentFile::parse(dir, "0000000000000003.wal.tmp"), None);
         assert_eq!(SegmentFile::parse(dir, "000000000000000g-000000000000002a.wal"), None);
+    }
+
+    #[cfg(feature = "failpoints")]
+    #[test]
+    fn losing_unsynced_bytes_leaves_what_the_last_fsync_made_durable() {
+        use raft::eraftpb::{Entry, HardState};
+
+        use crate::record::{Record, encode_record};
+        use crate::{Wal, WalOptions};
+
+        let max = crate::DEFAULT_MAX_RECORD_SIZE;
+        let entries = |from: u64, to: u64, data: usize| -> Vec<u8> {
+            let entries = (from..=to)
+                .map(|index| Entry { index, term: 1, data: vec![0xab; data].into(), ..Default::default() })
+                .collect();
+            let mut out = Vec::new();
+            encode_record(&Record::Entries { entries, hard_state: None }, max, &mut out).expect("encode");
+            out
+        };
+        for tear in [false, true] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let wal_dir = dir.path().join(crate::WAL_DIR);
+            fs::create_dir_all(&wal_dir).expect("wal dir");
+            let id = SegmentFile::new(&wal_dir, 0, 1);
+            let tail =
+                crate::wal::Tail { hard_state: HardState { term: 1, ..Default::default() }, ..Default::default() };
+            let preamble = crate::wal::preamble(&id, &tail, max).expect("preamble");
+            let mut active = ActiveSegment::create(id, &preamble, None, 1 << 16).expect("create");
+            active.append(&entries(1, 3, 10)).expect("append");
+            active.sync().expect("sync");
+            let durable = active.offset;
+            // Unsynced: one save's record, over many pages and past the preallocated end.
+            active.append(&entries(4, 5, 40_000)).expect("append");
+            assert!(active.len > 1 << 16);
+            let mut coin = false;
+            let dropped = active
+                .lose_unsynced(|| {
+                    coin = !coin;
+                    tear && coin
+                })
+                .expect("lose");
+            let bytes = fs::read(&active.id.path).expect("read segment");
+            assert_eq!(bytes.len(), 1 << 16, "the file is back to its synced length");
+            if tear {
+                assert!(dropped > 0 && bytes[durable as usize..].iter().any(|&b| b != 0), "some pages kept");
+            } else {
+                assert!(bytes[durable as usize..].iter().all(|&b| b == 0), "every unsynced byte dropped");
+            }
+            drop(active);
+            let options = WalOptions { segment_size: 1 << 16, ..WalOptions::default() };
+            let (_, recovered) = Wal::open(dir.path(), options).expect("the WAL opens after the loss");
+            assert_eq!(recovered.entries.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3]);
+        }
     }
 }

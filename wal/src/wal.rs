@@ -273,6 +273,8 @@ impl Wal {
             }
             (i, rotated) = (j, false);
         }
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("walBeforeFsync", |arg| crate::failpoints::before_fsync(&mut self.active, arg));
         self.active.sync()
     }
 

@@ -1,11 +1,19 @@
-//! `cargo xtask fuzz [--seconds N]`: runs the WAL record decoder's fuzz target
-//! (`wal/fuzz`, cargo-fuzz over libFuzzer) for a bounded time, 60 s by default.
+//! `cargo xtask fuzz [--secs N] [--target NAME]...`: runs every cargo-fuzz target (or
+//! the named ones) for a bounded time each, 60 s by default, one after another:
+//!
+//! | crate dir | target | what it feeds arbitrary bytes to | stable test of the same checks |
+//! |---|---|---|---|
+//! | `wal/fuzz` | `decode_record` | the WAL record decoder | `wal/tests/fuzz_decode_record.rs` |
+//! | `storage/fuzz` | `snapshot_import` | snapshot stream reading and import | `storage/tests/fuzz_snapshot_import.rs` |
+//! | `server/fuzz` | `v2_request` | the v2 keys request parser, then a v2 store | `server/tests/fuzz_v2_request.rs` |
+//! | `server/fuzz` | `grpc_request` | gRPC KV/lease request checks, then apply | `server/tests/fuzz_grpc_request.rs` |
+//! | `server/fuzz` | `snapshot_restore` | a member restoring a leader's snapshot | `server/tests/fuzz_snapshot_restore.rs` |
 //!
 //! It needs the nightly toolchain (sanitizers and coverage instrumentation are
 //! nightly-only) and installs `cargo-fuzz` if it is missing. New inputs go to the
-//! untracked `wal/fuzz/corpus/decode_record`; the tracked seeds in
-//! `wal/fuzz/seeds/decode_record` are read too. The same check runs on stable in
-//! `wal/tests/fuzz_decode_record.rs`, so CI covers the property without nightly.
+//! untracked `<crate>/fuzz/corpus/<target>`; the tracked seeds in
+//! `<crate>/fuzz/seeds/<target>` are read too. Each target's checks also run on stable
+//! in its test, so CI covers the properties without nightly.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,25 +23,55 @@ use anyhow::{Context, Result, bail};
 
 use crate::{root, run, target_dir};
 
-const TARGET: &str = "decode_record";
+/// A fuzz target: its crate's directory (holding `fuzz/`), its name, and the stable
+/// test that runs its checks (where a crash becomes a named regression test).
+struct Target {
+    krate: &'static str,
+    name: &'static str,
+    test: &'static str,
+}
+
+const TARGETS: &[Target] = &[
+    Target { krate: "wal", name: "decode_record", test: "wal/tests/fuzz_decode_record.rs" },
+    Target { krate: "storage", name: "snapshot_import", test: "storage/tests/fuzz_snapshot_import.rs" },
+    Target { krate: "server", name: "v2_request", test: "server/tests/fuzz_v2_request.rs" },
+    Target { krate: "server", name: "grpc_request", test: "server/tests/fuzz_grpc_request.rs" },
+    Target { krate: "server", name: "snapshot_restore", test: "server/tests/fuzz_snapshot_restore.rs" },
+];
 const DEFAULT_SECONDS: u64 = 60;
 /// An input slower than this is reported as a hang.
 const INPUT_TIMEOUT_SECONDS: u64 = 10;
 
-/// Runs the fuzz target; fails if it finds a crash (or cannot run).
+/// Runs the fuzz targets; fails if one finds a crash (or cannot run), after running
+/// the others.
 pub(crate) fn fuzz(args: &[String]) -> Result<()> {
-    let seconds = parse_seconds(args)?;
+    let (seconds, chosen) = parse_args(args)?;
     require_nightly()?;
     ensure_cargo_fuzz()?;
-    let fuzz_dir = root().join("wal").join("fuzz");
-    let corpus = fuzz_dir.join("corpus").join(TARGET);
-    let seeds = fuzz_dir.join("seeds").join(TARGET);
+    let mut failed = Vec::new();
+    for target in TARGETS.iter().filter(|t| chosen.is_empty() || chosen.iter().any(|c| c == t.name)) {
+        if let Err(e) = run_target(target, seconds) {
+            eprintln!("{e:#}");
+            failed.push(target.name);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("fuzz targets failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn run_target(target: &Target, seconds: u64) -> Result<()> {
+    let Target { krate, name, test } = target;
+    let fuzz_dir = root().join(krate).join("fuzz");
+    let corpus = fuzz_dir.join("corpus").join(name);
+    let seeds = fuzz_dir.join("seeds").join(name);
     std::fs::create_dir_all(&corpus).with_context(|| format!("cannot create {}", corpus.display()))?;
 
     let mut cmd = rustup_cargo(Some("nightly"));
     cmd.args(["fuzz", "run", "--fuzz-dir"])
         .arg(&fuzz_dir)
-        .arg(TARGET)
+        .arg(name)
         .arg(&corpus)
         .arg(&seeds)
         .arg("--")
@@ -42,13 +80,13 @@ pub(crate) fn fuzz(args: &[String]) -> Result<()> {
         .arg("-print_final_stats=1")
         // Nightly builds with sanitizer flags: keep them apart from stable builds.
         .env("CARGO_TARGET_DIR", fuzz_target_dir());
-    let result = run(&format!("fuzz {TARGET} for {seconds}s"), cmd);
+    let result = run(&format!("fuzz {name} for {seconds}s"), cmd);
     if result.is_err() {
-        let artifacts = fuzz_dir.join("artifacts").join(TARGET);
+        let artifacts = fuzz_dir.join("artifacts").join(name);
         bail!(
-            "the fuzz target {TARGET} failed: if it found a crash, the input is in {}; replay it with \
-             `cargo +nightly fuzz run --fuzz-dir wal/fuzz {TARGET} <file>`, fix the bug, and freeze the input \
-             as a named test in wal/tests/fuzz_decode_record.rs (and a file in {})",
+            "the fuzz target {name} failed: if it found a crash, the input is in {}; replay it with \
+             `cargo +nightly fuzz run --fuzz-dir {krate}/fuzz {name} <file>`, fix the bug, and freeze the input \
+             as a named test in {test} (and a file in {})",
             artifacts.display(),
             seeds.display()
         );
@@ -56,15 +94,37 @@ pub(crate) fn fuzz(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse_seconds(args: &[String]) -> Result<u64> {
-    match args {
-        [] => Ok(DEFAULT_SECONDS),
-        [flag, n] if flag == "--seconds" => match n.parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => bail!("--seconds takes a positive whole number, not {n:?}"),
-        },
-        _ => bail!("usage: cargo xtask fuzz [--seconds N] (default {DEFAULT_SECONDS})"),
+fn parse_args(args: &[String]) -> Result<(u64, Vec<String>)> {
+    let usage = || {
+        let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
+        anyhow::anyhow!(
+            "usage: cargo xtask fuzz [--secs N] [--target NAME]... (N seconds per target, default \
+             {DEFAULT_SECONDS}; targets: {})",
+            names.join(", ")
+        )
+    };
+    let (mut seconds, mut chosen) = (DEFAULT_SECONDS, Vec::new());
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--secs" | "--seconds" => {
+                let n = it.next().ok_or_else(usage)?;
+                seconds = match n.parse::<u64>() {
+                    Ok(n) if n > 0 => n,
+                    _ => bail!("{arg} takes a positive whole number, not {n:?}"),
+                };
+            }
+            "--target" => {
+                let name = it.next().ok_or_else(usage)?;
+                if !TARGETS.iter().any(|t| t.name == name) {
+                    return Err(usage().context(format!("no fuzz target {name:?}")));
+                }
+                chosen.push(name.clone());
+            }
+            _ => return Err(usage()),
+        }
     }
+    Ok((seconds, chosen))
 }
 
 /// `cargo` through rustup's proxy, which understands `+toolchain`; `$CARGO` is the

@@ -5,8 +5,9 @@
 //!   target and engine, the layering rules (`cargo tree`), the whole
 //!   workspace's tests under nextest, the doc tests, and one pass of every
 //!   criterion bench in test mode.
-//! - `fuzz [--seconds N]`: the WAL record decoder's fuzz target for N seconds
-//!   (default 60), on nightly (see `fuzz.rs`).
+//! - `fuzz [--secs N] [--target NAME]...`: every cargo-fuzz target (WAL records,
+//!   snapshot import, the v2 request parser, gRPC request checks and apply, snapshot
+//!   restore), N seconds each (default 60), on nightly (see `fuzz.rs`).
 //! - `cluster`: a local 3-member cluster from the `Procfile` (see `cluster.rs`).
 
 mod bench_compare;
@@ -36,7 +37,7 @@ fn main() -> Result<()> {
         Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask test | fuzz [--seconds N] | cluster | robustness [--runs N] [--seed S] | bench-compare [--quick]"
+                "usage: cargo xtask test | fuzz [--secs N] [--target NAME] | cluster | robustness [--runs N] [--seed S] | bench-compare [--quick]"
             );
             std::process::exit(2);
         }

@@ -4,7 +4,8 @@
 //! `tests/src/robust/`). Failing runs keep their history, report, member data dirs and logs under
 //! `--out` (default `$TMPDIR/cairn-robustness`); at the end a table per fault and the wall time.
 //!
-//! It builds the `cairn` binary, then runs the ignored `campaign_from_env` test of
+//! It builds the `cairn` binary with the `failpoints` feature (the `lose-unsynced` and
+//! `failpoint-panic` faults inject them; the others do not care), then runs the ignored `campaign_from_env` test of
 //! `tests/tests/robustness.rs`, configured through `CAIRN_ROBUST_*` variables.
 
 use std::path::PathBuf;
@@ -43,7 +44,8 @@ pub(crate) fn robustness(args: &[String]) -> Result<()> {
     secs.parse::<f64>().context("--secs takes a number of seconds")?;
     let started = Instant::now();
     if !etcd {
-        run("build cairn", cargo(&["build", "-p", "cairn-server", "--bin", "cairn"]))?;
+        // With failpoints, for the faults that inject them (`--version` says so).
+        run("build cairn", cargo(&["build", "-p", "cairn-server", "--bin", "cairn", "--features", "failpoints"]))?;
     }
     let bin = target_dir().join("debug").join(format!("cairn{}", std::env::consts::EXE_SUFFIX));
     let mut cmd = cargo(&[

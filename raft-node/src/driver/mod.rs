@@ -6,6 +6,20 @@
 //! since the last one, then handles `Ready`s until raft has nothing more (see
 //! `ready.rs` for their order), and publishes its [`Status`].
 
+/// etcd's failpoint `$name` (the names of etcd 3.4's `gofail` comments in
+/// `etcdserver/raft.go`), compiled only with the feature `failpoints`: besides the
+/// `fail` crate's actions (`panic`, `sleep(ms)`, ...), `return` stops the raft loop
+/// with [`NodeError::Failpoint`].
+macro_rules! failpoint {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, |arg: Option<String>| Err($crate::error::NodeError::Failpoint {
+            name: $name,
+            arg: arg.unwrap_or_default()
+        }));
+    };
+}
+
 mod apply;
 mod propose;
 mod ready;

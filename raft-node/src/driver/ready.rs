@@ -28,6 +28,9 @@ use crate::state_machine::StateMachine;
 impl<S: StateMachine> Driver<S> {
     pub(super) fn on_ready(&mut self) -> Result<(), NodeError> {
         let mut ready = self.raw.ready();
+        if !ready.messages().is_empty() {
+            failpoint!("raftBeforeLeaderSend");
+        }
         self.send(ready.take_messages());
         if !ready.snapshot().is_empty() {
             self.install_snapshot(ready.snapshot().clone())?;
@@ -37,6 +40,9 @@ impl<S: StateMachine> Driver<S> {
         }
         let mut committed = ready.take_committed_entries();
         self.persist(ready.hs().cloned(), ready.entries())?;
+        if !ready.persisted_messages().is_empty() {
+            failpoint!("raftBeforeFollowerSend");
+        }
         self.send(ready.take_persisted_messages());
 
         let mut light = self.raw.advance_append(ready);
@@ -63,7 +69,9 @@ impl<S: StateMachine> Driver<S> {
         if hard_state.is_none() && entries.is_empty() {
             return Ok(());
         }
+        failpoint!("raftBeforeSave");
         self.wal.save(hard_state.as_ref(), entries)?;
+        failpoint!("raftAfterSave");
         self.storage.append(entries)?;
         if let Some(hard_state) = hard_state {
             self.saved_hard_state = hard_state.clone();

@@ -40,18 +40,23 @@ impl<S: StateMachine> Driver<S> {
     /// the state machine.
     pub(super) fn install_snapshot(&mut self, snapshot: Snapshot) -> Result<(), NodeError> {
         let index = snapshot.get_metadata().index;
+        failpoint!("raftBeforeSaveSnap");
         self.wal.save_snapshot(&snapshot)?;
+        failpoint!("raftAfterSaveSnap");
+        failpoint!("raftBeforeApplySnap");
         self.storage.apply_snapshot(snapshot.clone())?;
         if index > self.applied {
             self.machine.restore(&snapshot).map_err(NodeError::state_machine)?;
             self.applied = index;
         }
+        failpoint!("raftAfterApplySnap");
         self.snapshot_index = self.snapshot_index.max(index);
         // Entries this node appended as leader up to there may or may not be in it.
         self.proposals.settle_through(index, &ProposalError::Indeterminate);
         self.conf_changes.settle_through(index, &ProposalError::Indeterminate);
         self.reads.on_applied(self.applied);
         self.wal.release_to(index)?;
+        failpoint!("raftAfterWALRelease");
         Ok(())
     }
 }

@@ -2,6 +2,19 @@
 //! lessor, the members and the alarms, one backend commit per batch of entries
 //! together with the applied index (etcd's consistent index).
 
+/// etcd's failpoint `$name`, compiled only with the feature `failpoints`: besides
+/// the `fail` crate's actions (`panic`, `sleep(ms)`, ...), `return` fails the apply
+/// with [`ApplyError::Failpoint`] (which stops the member, as etcd's panics do).
+macro_rules! failpoint {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, |arg: Option<String>| Err(ApplyError::Failpoint {
+            name: $name,
+            arg: arg.unwrap_or_default()
+        }));
+    };
+}
+
 mod compactor;
 pub mod compare;
 pub mod kv;
@@ -210,33 +223,7 @@ impl<B: Backend> Applier<B> {
         let now = crate::v2::unix_nanos();
         let mut store = self.state.v2.lock();
         let before = store.index();
-        let expire = (r.expiration != 0).then_some(r.expiration);
-        let compare = r.prev_index > 0 || !r.prev_value.is_empty();
-        let result = match r.method.as_str() {
-            "POST" => Some(store.create(&r.path, r.dir, &r.val, true, expire, now)),
-            "PUT" => Some(match r.prev_exist {
-                1 if compare => {
-                    store.compare_and_swap(&r.path, &r.prev_value, r.prev_index, &r.val, expire, r.refresh, now)
-                }
-                1 => store.update(&r.path, &r.val, expire, r.refresh, now),
-                2 => store.create(&r.path, r.dir, &r.val, false, expire, now),
-                _ if compare => {
-                    store.compare_and_swap(&r.path, &r.prev_value, r.prev_index, &r.val, expire, r.refresh, now)
-                }
-                _ => store.set(&r.path, r.dir, &r.val, expire, r.refresh, now),
-            }),
-            "DELETE" if compare => Some(store.compare_and_delete(&r.path, &r.prev_value, r.prev_index, now)),
-            "DELETE" => Some(store.delete(&r.path, r.dir, r.recursive, now)),
-            "SYNC" => {
-                store.delete_expired(r.time, now);
-                None
-            }
-            other => Some(Err(crate::v2::V2Error::new(
-                crate::v2::Code::RaftInternal,
-                format!("etcdserver: unknown method {other:?}"),
-                before,
-            ))),
-        };
+        let result = crate::v2::apply(&mut store, r, now);
         for (path, record) in store.take_dirty() {
             match record {
                 Some(record) => writer.batch().put(V2_BUCKET, path.into_bytes(), record.encode())?,
@@ -433,7 +420,17 @@ impl<B: Backend> StateMachine for Applier<B> {
             outputs.push(output);
         }
         let started = Instant::now();
+        // etcd's failpoints (feature `failpoints`): around the backend commit, and,
+        // when the batch schedules a compaction, around the commit that records it.
+        failpoint!("beforeCommit");
+        if !compactions.is_empty() {
+            failpoint!("compactBeforeCommitScheduledCompact");
+        }
         writer.commit((last.index > recorded).then_some(last.index))?;
+        if !compactions.is_empty() {
+            failpoint!("compactAfterCommitScheduledCompact");
+        }
+        failpoint!("afterCommit");
         state.metrics.backend_commit.observe(started.elapsed());
         drop(writer);
         self.applied = last.index;

@@ -17,9 +17,17 @@ pub const DEFAULT_CLIENT_URL: &str = "http://localhost:2379";
 /// The default peer URL, as etcd's.
 pub const DEFAULT_PEER_URL: &str = "http://localhost:2380";
 
+/// What `cairn --version` prints: the crate's version, and whether failpoints are
+/// compiled in (the robustness suite checks that before injecting any).
+pub const VERSION: &str = if cfg!(feature = "failpoints") {
+    concat!(env!("CARGO_PKG_VERSION"), " (failpoints)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 /// What `cairn` is started with. Field names are etcd's flags.
 #[derive(Debug, Clone, Parser, serde::Deserialize)]
-#[command(name = "cairn", version, args_override_self = true, about = "cairn: a distributed, reliable key-value store (etcd-compatible)")]
+#[command(name = "cairn", version = VERSION, args_override_self = true, about = "cairn: a distributed, reliable key-value store (etcd-compatible)")]
 #[serde(rename_all = "kebab-case", default)]
 pub struct Config {
     /// Human-readable name for this member.
@@ -105,10 +113,10 @@ pub struct Config {
     #[arg(long, env = "CAIRN_TRUSTED_CA_FILE")]
     pub trusted_ca_file: Option<PathBuf>,
     /// Enable client cert authentication.
-    #[arg(long, env = "CAIRN_CLIENT_CERT_AUTH", default_value_t = false)]
+    #[arg(long, env = "CAIRN_CLIENT_CERT_AUTH", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub client_cert_auth: bool,
     /// Client TLS using generated certificates.
-    #[arg(long, env = "CAIRN_AUTO_TLS", default_value_t = false)]
+    #[arg(long, env = "CAIRN_AUTO_TLS", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub auto_tls: bool,
     /// Path to the peer server TLS cert file.
     #[arg(long, env = "CAIRN_PEER_CERT_FILE")]
@@ -120,10 +128,10 @@ pub struct Config {
     #[arg(long, env = "CAIRN_PEER_TRUSTED_CA_FILE")]
     pub peer_trusted_ca_file: Option<PathBuf>,
     /// Enable peer client cert authentication.
-    #[arg(long, env = "CAIRN_PEER_CLIENT_CERT_AUTH", default_value_t = false)]
+    #[arg(long, env = "CAIRN_PEER_CLIENT_CERT_AUTH", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub peer_client_cert_auth: bool,
     /// Peer TLS using generated certificates.
-    #[arg(long, env = "CAIRN_PEER_AUTO_TLS", default_value_t = false)]
+    #[arg(long, env = "CAIRN_PEER_AUTO_TLS", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub peer_auto_tls: bool,
     /// Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated).
     #[arg(long, env = "CAIRN_CIPHER_SUITES", default_value = "")]
@@ -132,7 +140,7 @@ pub struct Config {
     #[arg(long, env = "CAIRN_TLS_MIN_VERSION", default_value = "TLS1.2")]
     pub tls_min_version: String,
     /// Enable the v2 API (accepted for compatibility).
-    #[arg(long, env = "CAIRN_ENABLE_V2", default_value_t = false)]
+    #[arg(long, env = "CAIRN_ENABLE_V2", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub enable_v2: bool,
     /// Path to the server configuration file (YAML, etcd's keys). Flags and environment are then ignored.
     #[arg(long, env = "CAIRN_CONFIG_FILE")]

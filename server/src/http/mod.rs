@@ -4,6 +4,8 @@
 //! `--enable-v2`, the v2 API ([`v2`]). On the peer port: `/members` and
 //! `/version`, as etcd's peer handler.
 
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod form;
 pub mod gateway;
 pub mod v2;
@@ -99,6 +101,8 @@ pub fn routes<B: Backend>(core: Arc<Core<B>>, router: axum::Router) -> axum::Rou
         .merge(gateway::routes())
         .merge(v2::routes())
         .with_state(core.clone());
+    #[cfg(feature = "failpoints")]
+    let http = http.merge(failpoints::routes());
     let app = router.merge(http).layer(axum::middleware::from_fn_with_state(core, crate::metrics::track_grpc::<B>));
     // etcd 3.4 also serves its gateway under `/v3beta/`, rewritten to `/v3/`.
     let beta = app.clone();

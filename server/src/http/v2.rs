@@ -256,15 +256,17 @@ fn raft_error<B: Backend>(core: &Core<B>, e: &crate::error::RequestError) -> V2E
     V2Error::new(Code::RaftInternal, e.to_string(), 0)
 }
 
-async fn write<B: Backend>(core: &Core<B>, method: &Method, request: &KeyRequest) -> Result<Event, V2Error> {
+/// The replicated request a parsed keys write becomes, its TTL counted from `now`
+/// (Unix nanoseconds).
+pub fn proposal(method: &Method, request: &KeyRequest, now: i64) -> V2Request {
     let expiration = match request.ttl {
         Some(ttl) => {
             let ttl = i64::try_from(ttl).unwrap_or(i64::MAX).saturating_mul(1_000_000_000);
-            crate::v2::unix_nanos().saturating_add(ttl)
+            now.saturating_add(ttl)
         }
         None => 0,
     };
-    let proposal = V2Request {
+    V2Request {
         method: method.as_str().to_owned(),
         path: request.path.clone(),
         val: request.value.clone(),
@@ -280,7 +282,11 @@ async fn write<B: Backend>(core: &Core<B>, method: &Method, request: &KeyRequest
         recursive: request.recursive,
         refresh: request.refresh,
         time: 0,
-    };
+    }
+}
+
+async fn write<B: Backend>(core: &Core<B>, method: &Method, request: &KeyRequest) -> Result<Event, V2Error> {
+    let proposal = proposal(method, request, crate::v2::unix_nanos());
     match core.propose(Internal::V2(proposal)).await {
         Ok(Applied::V2(result)) => *result,
         Ok(other) => Err(V2Error::new(Code::RaftInternal, format!("unexpected result {other:?}"), 0)),

@@ -123,7 +123,8 @@ pub struct ProxiedCluster {
     pub members: Vec<Member>,
     /// The network between them.
     pub network: Arc<Network>,
-    kind: Kind,
+    /// The program members run.
+    program: PathBuf,
     token: String,
     extra: Vec<String>,
     dir: PathBuf,
@@ -134,6 +135,18 @@ impl ProxiedCluster {
     /// Starts `n` members of `kind` under `dir` with `extra` flags each, and waits until each
     /// answers a linearizable read. Must run inside a tokio runtime (the proxies are tasks).
     pub async fn start(kind: Kind, n: usize, dir: &Path, extra: &[String], seed: u64) -> Result<ProxiedCluster> {
+        Self::start_program(kind.program(), n, dir, extra, seed).await
+    }
+
+    /// [`start`](Self::start) with members running `program` (a cairn binary with failpoints,
+    /// say, or etcd).
+    pub async fn start_program(
+        program: PathBuf,
+        n: usize,
+        dir: &Path,
+        extra: &[String],
+        seed: u64,
+    ) -> Result<ProxiedCluster> {
         let mut last = String::new();
         for attempt in 0..3 {
             let network = Network::new(n);
@@ -141,7 +154,7 @@ impl ProxiedCluster {
             let mut cluster = ProxiedCluster {
                 members: Vec::new(),
                 network,
-                kind,
+                program: program.clone(),
                 token,
                 extra: extra.to_vec(),
                 dir: dir.join(format!("attempt{attempt}")),
@@ -246,7 +259,7 @@ impl ProxiedCluster {
             proxy_port: proxy,
             dir,
             active: true,
-            program: self.kind.program(),
+            program: self.program.clone(),
             args,
             child: None,
         })
@@ -372,6 +385,47 @@ impl ProxiedCluster {
             self.wait_healthy(i, deadline).await?;
         }
         Ok(())
+    }
+
+    /// Sets failpoint `name` of member `i` to `actions` (cairn with failpoints only) through its
+    /// client port's `PUT /debug/failpoints/<name>`.
+    pub async fn set_failpoint(&self, i: usize, name: &str, actions: &str) -> Result<()> {
+        let port = self.members[i].client_port;
+        let request = format!(
+            "PUT /debug/failpoints/{name} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{actions}",
+            actions.len()
+        );
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await?;
+            let mut response = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut response).await?;
+            anyhow::Ok(String::from_utf8_lossy(&response).into_owned())
+        };
+        let response = tokio::time::timeout(Duration::from_secs(5), exchange)
+            .await
+            .with_context(|| format!("setting failpoint {name} timed out"))??;
+        let status = response.lines().next().unwrap_or_default();
+        if !status.contains(" 204") {
+            bail!("setting failpoint {name}={actions} on {} failed: {response}", self.members[i].name);
+        }
+        Ok(())
+    }
+
+    /// Waits until member `i`'s process exits on its own (a failpoint crashed it), for at most
+    /// `timeout`; true if it did.
+    pub async fn wait_exit(&mut self, i: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.members[i].exited() {
+                self.members[i].kill();
+                self.network.set_pid(i, None);
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
     }
 
     /// SIGSTOPs member `i`.

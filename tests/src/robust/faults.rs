@@ -36,11 +36,20 @@ pub enum Fault {
     MemberReplace,
     /// Compact the history and defragment every member during traffic.
     CompactDefrag,
+    /// A member (the leader or a follower) crashes between a WAL write and its fsync, and
+    /// whatever was not fsynced is lost (all of it, or a random subset of its pages, as a power
+    /// loss during writeback leaves them), through cairn's `walBeforeFsync` failpoint; then it
+    /// restarts. cairn with failpoints only.
+    LoseUnsyncedWrites,
+    /// One of etcd's failpoints (before or after the raft save, before a leader's or a
+    /// follower's send, before or after the backend commit) panics once in a member, which
+    /// ends it; then it restarts. cairn with failpoints only.
+    FailpointPanic,
 }
 
 impl Fault {
     /// Every fault, `None` first.
-    pub const ALL: [Fault; 12] = [
+    pub const ALL: [Fault; 14] = [
         Fault::None,
         Fault::KillLeader,
         Fault::KillFollower,
@@ -53,6 +62,8 @@ impl Fault {
         Fault::SnapshotCatchUp,
         Fault::MemberReplace,
         Fault::CompactDefrag,
+        Fault::LoseUnsyncedWrites,
+        Fault::FailpointPanic,
     ];
 
     /// The name used on the command line and in tables.
@@ -70,7 +81,15 @@ impl Fault {
             Fault::SnapshotCatchUp => "snapshot-catch-up",
             Fault::MemberReplace => "member-replace",
             Fault::CompactDefrag => "compact-defrag",
+            Fault::LoseUnsyncedWrites => "lose-unsynced",
+            Fault::FailpointPanic => "failpoint-panic",
         }
+    }
+
+    /// Whether the fault needs cairn built with failpoints (etcd's Debian build has none, so
+    /// runs against etcd skip it).
+    pub fn needs_failpoints(self) -> bool {
+        matches!(self, Fault::LoseUnsyncedWrites | Fault::FailpointPanic)
     }
 
     /// The fault named `name`.
@@ -113,6 +132,7 @@ pub async fn inject(
         Fault::DelayPeers | Fault::LossyPeers | Fault::CompactDefrag | Fault::KillAll => {
             format!("leader {}", name(leader))
         }
+        Fault::LoseUnsyncedWrites | Fault::FailpointPanic => format!("leader {}", name(leader)),
     };
     let mut note = format!("{note}, {pause:?}");
     match fault {
@@ -201,8 +221,47 @@ pub async fn inject(
                 tokio::time::sleep(pause / 2).await;
             }
         }
+        Fault::LoseUnsyncedWrites => {
+            let victim = if rng.below(2) == 0 { leader } else { follower };
+            let mode = if rng.below(2) == 0 { "lose" } else { "tear" };
+            note.push_str(&format!(", {mode} at {}", name(victim)));
+            crash_at_failpoint(cluster, victim, "walBeforeFsync", &format!("1*return({mode})")).await?;
+            // What the member said as it went down: "dropped N unsynced bytes of <segment>".
+            let log = std::fs::read_to_string(cluster.members[victim].dir.join("server.log")).unwrap_or_default();
+            let said = log.lines().rev().find(|l| l.contains("failpoint walBeforeFsync")).unwrap_or("no word");
+            let dropped = said.split("dropped ").nth(1).and_then(|s| s.split(' ').next()).unwrap_or("?");
+            note.push_str(&format!(" ({dropped} unsynced bytes dropped)"));
+            tokio::time::sleep(pause / 2).await;
+            cluster.restart(victim).await?;
+        }
+        Fault::FailpointPanic => {
+            let (point, victim) = match rng.below(6) {
+                0 => ("raftBeforeSave", follower),
+                1 => ("raftAfterSave", leader),
+                2 => ("raftBeforeLeaderSend", leader),
+                3 => ("raftBeforeFollowerSend", follower),
+                4 => ("beforeCommit", leader),
+                _ => ("afterCommit", follower),
+            };
+            note.push_str(&format!(", {point} panics in {}", name(victim)));
+            crash_at_failpoint(cluster, victim, point, "1*panic").await?;
+            tokio::time::sleep(pause / 2).await;
+            cluster.restart(victim).await?;
+        }
     }
     Ok(note)
+}
+
+/// How long traffic has to reach a failpoint in a member.
+const FAILPOINT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Sets `point` to `actions` in member `victim` and waits until the member dies of it.
+async fn crash_at_failpoint(cluster: &mut ProxiedCluster, victim: usize, point: &str, actions: &str) -> Result<()> {
+    cluster.set_failpoint(victim, point, actions).await?;
+    if !cluster.wait_exit(victim, FAILPOINT_TIMEOUT).await {
+        anyhow::bail!("member {} did not crash at {point} within {FAILPOINT_TIMEOUT:?}", cluster.members[victim].name);
+    }
+    Ok(())
 }
 
 /// Writes `entries` raft entries through `endpoint` without touching any key: lease grants and

@@ -134,7 +134,12 @@ fn save(dir: &Path, record: &RunRecord, report: &Report, fault_error: Option<&st
 async fn run_async(cfg: &RunConfig, dir: &Path) -> Result<(RunRecord, Report, Option<String>, String)> {
     let mut rng = Rng::new(cfg.seed);
     let flags = cfg.fault.member_flags();
-    let mut cluster = ProxiedCluster::start(cfg.kind, cfg.members, dir, &flags, cfg.seed).await?;
+    let program = if cfg.fault.needs_failpoints() && cfg.kind == Kind::Cairn {
+        crate::cairn_failpoints_bin()
+    } else {
+        cfg.kind.program()
+    };
+    let mut cluster = ProxiedCluster::start_program(program, cfg.members, dir, &flags, cfg.seed).await?;
     let endpoints: Endpoints = Arc::new(Mutex::new(cluster.endpoints()));
     let recorder = Recorder::new();
     let (stop_tx, stop_rx) = watch::channel(false);
