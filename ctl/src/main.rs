@@ -194,3 +194,15 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), Fail> {
         Command::V2 { .. } => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command's arguments are consistent with the global flags (clap ids share one
+    /// namespace across global and command arguments).
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

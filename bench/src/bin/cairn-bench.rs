@@ -76,8 +76,9 @@ struct Args {
     #[arg(long, global = true)]
     cert: Option<std::path::PathBuf>,
     /// Identify the secure client using this TLS key file.
-    #[arg(long, global = true)]
-    key: Option<std::path::PathBuf>,
+    // Named apart from the `key` arguments of workloads (clap ids share one namespace).
+    #[arg(long = "key", id = "tls_key", global = true)]
+    tls_key: Option<std::path::PathBuf>,
     /// Skip server certificate verification (testing only).
     #[arg(long, global = true)]
     insecure_skip_tls_verify: bool,
@@ -337,11 +338,11 @@ async fn main() -> Result<()> {
         timeout: args.dial_timeout,
         user: args.user.clone(),
         target_leader: args.target_leader,
-        tls: (args.cacert.is_some() || args.cert.is_some() || args.key.is_some() || args.insecure_skip_tls_verify)
+        tls: (args.cacert.is_some() || args.cert.is_some() || args.tls_key.is_some() || args.insecure_skip_tls_verify)
             .then(|| cairn_client::TlsConfig {
                 ca_file: args.cacert.clone(),
                 cert_file: args.cert.clone(),
-                key_file: args.key.clone(),
+                key_file: args.tls_key.clone(),
                 server_name: None,
                 insecure_skip_verify: args.insecure_skip_tls_verify,
             }),
@@ -494,7 +495,20 @@ async fn main() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
+
+    /// Every workload's arguments parse beside the global flags (clap ids share one namespace:
+    /// a global `--key` once broke `range <key>` at run time).
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+        let range = Args::try_parse_from(["cairn-bench", "--key", "k.pem", "range", "foo", "--total", "1"])
+            .expect("range parses with the global --key");
+        assert!(matches!(range.workload, Workload::Range { .. }));
+        assert_eq!(range.tls_key.as_deref(), Some(std::path::Path::new("k.pem")));
+    }
 
     #[test]
     fn go_durations() -> Result<()> {
