@@ -77,8 +77,8 @@ impl NodeError {
 /// Why a proposal or membership change got no result.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProposalError {
-    /// It was definitely not applied and never will be: no leader was known, a
-    /// leader transfer or another membership change was in progress, membership
+    /// It was definitely not applied and never will be: a leader transfer or
+    /// another membership change was in progress, membership
     /// changes go to the leader only, or a new leader's entry took its place in the
     /// log. Retrying is safe, at `leader` if it is known.
     #[error("proposal dropped: {reason} (leader: {leader:?})")]

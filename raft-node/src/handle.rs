@@ -54,8 +54,9 @@ impl<S: StateMachine> NodeHandle<S> {
     /// replicated as one batch, made durable with one fsync.
     ///
     /// It never times out by itself (a proposal on the minority side of a partition
-    /// waits for the partition to heal); wrap it in `tokio::time::timeout` for a
-    /// deadline. Dropping the future abandons the wait, not the proposal.
+    /// waits for the partition to heal, one made while no leader is known waits for
+    /// an election); wrap it in `tokio::time::timeout` for a deadline. Dropping the
+    /// future abandons the wait, and withdraws the proposal if no leader took it yet.
     pub async fn propose(&self, data: Vec<u8>) -> Result<S::Output, ProposalError> {
         self.check_size(data.len())?;
         let (reply, answer) = oneshot::channel();

@@ -52,6 +52,12 @@ pub enum RequestError {
     /// Bad member URLs.
     #[error("etcdserver: given member URLs are invalid")]
     MemberBadUrls,
+    /// etcd 3.4 allows one learner at a time.
+    #[error("etcdserver: too many learner members in cluster")]
+    TooManyLearners,
+    /// The change would leave fewer started voters than a quorum.
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    NotEnoughStartedMembers,
     /// Promotion of a voter.
     #[error("etcdserver: can only promote a learner member")]
     MemberNotLearner,

@@ -25,6 +25,8 @@ const WATCH_GRACE: Duration = Duration::from_millis(300);
 
 static LEASE_GRANTED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"lease ([0-9a-f]+) granted").expect("a valid lease regex"));
+static MEMBER_ADDED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"Member +([0-9a-f]+) added to cluster").expect("a valid member regex"));
 static LEASE_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""ID" ?: ?(\d+)"#).expect("a valid lease id regex"));
 static GATEWAY_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#""ID":"(\d+)""#).expect("a valid gateway lease id regex"));
@@ -306,6 +308,20 @@ impl Differ {
         self.exec(args, None, Location::caller(), |_, _| {})
     }
 
+    /// Like [`run`](Self::run), comparing stdout's lines as sorted sets (for lists whose order
+    /// follows ids that legitimately differ between the sides, e.g. members added at run time).
+    #[track_caller]
+    pub fn run_unordered(&mut self, args: &[&str]) -> Step {
+        let mut step = self.exec_quiet(args, None, |_, _| {});
+        for out in [&mut step.etcd, &mut step.cairn] {
+            let mut lines: Vec<&str> = out.stdout.lines().collect();
+            lines.sort_unstable();
+            out.stdout = lines.join("\n");
+        }
+        self.compare(&format!("etcdctl {} (lines in any order)", shell_words(args)), None, &step, Location::caller());
+        step
+    }
+
     /// Like [`run`](Self::run) with `stdin` (variables are replaced in it too).
     #[track_caller]
     pub fn run_stdin(&mut self, args: &[&str], stdin: &str) -> Step {
@@ -343,6 +359,21 @@ impl Differ {
         })
     }
 
+    /// `etcdctl member add ...` (simple output) on both sides; each side's new member id becomes
+    /// variable `$var` (hex) and is masked as `<MEMBER:var>`.
+    #[track_caller]
+    pub fn add_member(&mut self, var: &str, args: &[&str]) -> Step {
+        self.exec(args, None, Location::caller(), |side, raw| {
+            let id = MEMBER_ADDED
+                .captures(&raw.stdout)
+                .and_then(|c| u64::from_str_radix(&c[1], 16).ok())
+                .unwrap_or_else(|| panic!("{}: no member id in `{args:?}`: {}{}", side.label, raw.stdout, raw.stderr));
+            side.norm.id(id, &format!("<MEMBER:{var}>"));
+            side.vars.retain(|(name, _)| name != var);
+            side.vars.push((var.to_owned(), format!("{id:x}")));
+        })
+    }
+
     fn exec(
         &mut self,
         args: &[&str],
@@ -350,6 +381,13 @@ impl Differ {
         at: &'static Location<'static>,
         capture: impl Fn(&mut Side, &Output),
     ) -> Step {
+        let step = self.exec_quiet(args, stdin, capture);
+        self.compare(&format!("etcdctl {}", shell_words(args)), stdin, &step, at);
+        step
+    }
+
+    /// Runs a step on both sides and normalizes it, without comparing.
+    fn exec_quiet(&mut self, args: &[&str], stdin: Option<&[u8]>, capture: impl Fn(&mut Side, &Output)) -> Step {
         self.steps += 1;
         let raws: Vec<Output> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
@@ -366,9 +404,7 @@ impl Differ {
         for (side, raw) in self.sides.iter_mut().zip(&raws) {
             capture(side, raw);
         }
-        let step = Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) };
-        self.compare(&format!("etcdctl {}", shell_words(args)), stdin, &step, at);
-        step
+        Step { etcd: self.sides[0].normalized(&raws[0]), cairn: self.sides[1].normalized(&raws[1]) }
     }
 
     /// `curl -s -X POST -d <body> http://$ENDPOINT<path>` (the JSON gateway) on both sides and

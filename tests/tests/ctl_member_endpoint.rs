@@ -50,13 +50,12 @@ fn single_member(kind: Kind) {
         "NEW",
         &["member", "add", "newm", "--peer-urls=http://127.0.0.1:9999", "--learner", "-w", "json"],
     );
-    if matches!(kind, Kind::Etcd) {
-        // etcd 3.4 allows one learner at a time (cairn's server does not limit them yet).
-        d.run(&["member", "add", "other", "--peer-urls=http://127.0.0.1:9998", "--learner"])
-            .expect_etcd("too many learner");
-    }
+    // etcd 3.4 allows one learner at a time.
+    d.run(&["member", "add", "other", "--peer-urls=http://127.0.0.1:9998", "--learner"])
+        .expect_etcd("too many learner");
     d.run(&["member", "update", "$NEW", "--peer-urls=http://127.0.0.1:9997"]).expect_etcd("updated in cluster");
-    d.run(&["member", "update", "$NEW", "--peer-urls=http://127.0.0.1:9996", "-w", "protobuf"]);
+    // (Not in the other formats: they list the members in id order, and the new id is derived
+    // from the second it was added in, which may differ between the twins.)
     d.run(&["member", "promote", "$NEW"]).expect_etcd("can only promote a learner member which is in sync");
     d.run(&["member", "remove", "$NEW", "-w", "fields"]).expect_etcd("fields not supported as output format");
     d.run(&["member", "list"]);

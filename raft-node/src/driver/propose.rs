@@ -15,7 +15,9 @@ impl<S: StateMachine> Driver<S> {
     /// one broadcast for all of them (a follower forwards the whole batch).
     pub(super) fn flush_proposals(&mut self) {
         self.batch.retain(|(_, reply)| !reply.is_closed());
-        if self.batch.is_empty() {
+        // With no leader known raft would drop them: like etcd's, they wait for
+        // one (an election), until their proposers give up on them.
+        if self.batch.is_empty() || self.leader().is_none() {
             return;
         }
         let (data, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut self.batch).into_iter().unzip();
@@ -29,11 +31,7 @@ impl<S: StateMachine> Driver<S> {
         let mut message = Message { msg_type: MessageType::MsgPropose, from: self.id, ..Default::default() };
         message.set_entries(entries.into());
         if self.raw.step(message).is_err() {
-            let error = self.dropped(if self.leader().is_none() {
-                "no leader"
-            } else {
-                "raft refused it (a leader transfer is in progress)"
-            });
+            let error = self.dropped("raft refused it (a leader transfer is in progress)");
             for reply in replies {
                 let _ = reply.send(Err(error.clone()));
             }

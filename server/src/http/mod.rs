@@ -103,6 +103,10 @@ pub fn routes<B: Backend>(core: Arc<Core<B>>, router: axum::Router) -> axum::Rou
         .with_state(core.clone());
     #[cfg(feature = "failpoints")]
     let http = http.merge(failpoints::routes());
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        core.clone(),
+        crate::api::grpc::require_leader::require_leader::<B>,
+    ));
     let app = router.merge(http).layer(axum::middleware::from_fn_with_state(core, crate::metrics::track_grpc::<B>));
     // etcd 3.4 also serves its gateway under `/v3beta/`, rewritten to `/v3/`.
     let beta = app.clone();

@@ -3,6 +3,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// etcd 3.4 lets a cluster have one learner at a time.
+const MAX_LEARNERS: usize = 1;
+
 use cairn_mvcc::Backend;
 use cairn_proto::cairnpb;
 use cairn_proto::cairnpb::internal_request::Request as Internal;
@@ -102,16 +105,23 @@ impl<B: Backend> Cluster for ClusterService<B> {
             return self.leader().await?.member_add(super::authz::forwarded(request, token.as_deref())).await;
         }
         check_urls(&request.peer_ur_ls)?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let id = ids::member_id(&request.peer_ur_ls, &self.core.token, Some(now));
         {
+            // etcd's order: the quorum check, then the configuration's own checks (id, URLs, learners).
             let membership = self.core.state.members.read();
+            if !request.is_learner && !membership.ready_to_add_voter() {
+                return Err(RequestError::NotEnoughStartedMembers.into());
+            }
+            if membership.members.contains_key(&id) {
+                return Err(RequestError::MemberExists.into());
+            }
             if request.peer_ur_ls.iter().any(|u| membership.by_peer_url(u).is_some()) {
                 return Err(RequestError::PeerUrlExists.into());
             }
-        }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let id = ids::member_id(&request.peer_ur_ls, &self.core.token, Some(now));
-        if self.core.state.members.read().members.contains_key(&id) {
-            return Err(RequestError::MemberExists.into());
+            if request.is_learner && membership.learners() >= MAX_LEARNERS {
+                return Err(RequestError::TooManyLearners.into());
+            }
         }
         let member = cairnpb::Member {
             id,
@@ -146,8 +156,16 @@ impl<B: Backend> Cluster for ClusterService<B> {
             return self.leader().await?.member_remove(super::authz::forwarded(request, token.as_deref())).await;
         }
         let id = request.id;
-        if !self.core.state.members.read().members.contains_key(&id) {
-            return Err(RequestError::MemberNotFound.into());
+        {
+            // etcd's order: the quorum check (of any id not a learner) before the existence check.
+            let membership = self.core.state.members.read();
+            let learner = membership.members.get(&id).is_some_and(|m| m.is_learner);
+            if !learner && !membership.ready_to_remove_voter(id) {
+                return Err(RequestError::NotEnoughStartedMembers.into());
+            }
+            if !membership.members.contains_key(&id) {
+                return Err(RequestError::MemberNotFound.into());
+            }
         }
         self.core.node.remove_node(id, Vec::new()).await.map_err(proposal_error)?;
         Ok(Response::new(MemberRemoveResponse { header: Some(self.core.cluster_header()), members: self.members() }))
@@ -196,6 +214,9 @@ impl<B: Backend> Cluster for ClusterService<B> {
         }
         if !self.learner_ready(&learner).await {
             return Err(RequestError::LearnerNotReady.into());
+        }
+        if !self.core.state.members.read().ready_to_promote() {
+            return Err(RequestError::NotEnoughStartedMembers.into());
         }
         self.core.node.promote_learner(id, Vec::new()).await.map_err(proposal_error)?;
         Ok(Response::new(MemberPromoteResponse { header: Some(self.core.cluster_header()), members: self.members() }))

@@ -122,14 +122,17 @@ impl<B: Backend> Maintenance for MaintenanceService<B> {
     async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let status = self.core.node.status();
         let space = self.core.state.store.backend().space().map_err(internal)?;
-        let errors = self
+        // As etcd: no leader first, then the alarms.
+        let no_leader = status.leader_id.is_none().then(|| RequestError::NoLeader.to_string());
+        let alarms = self
             .core
             .state
             .alarms
             .read()
             .iter()
             .map(|a| format!("memberID:{} alarm:{} ", a.member_id, alarm_name(a.alarm)))
-            .collect();
+            .collect::<Vec<_>>();
+        let errors = no_leader.into_iter().chain(alarms).collect();
         Ok(Response::new(StatusResponse {
             header: Some(self.core.header(0)),
             version: ETCD_VERSION.to_string(),

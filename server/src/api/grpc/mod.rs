@@ -10,6 +10,7 @@ pub mod kv;
 pub mod lease;
 pub mod lock;
 pub mod maintenance;
+pub mod require_leader;
 pub mod status;
 pub mod validate;
 pub mod watch;

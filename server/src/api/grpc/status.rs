@@ -26,6 +26,7 @@ pub fn to_status(e: RequestError) -> Status {
         | RequestError::PeerUrlExists
         | RequestError::MemberNotLearner
         | RequestError::LearnerNotReady
+        | RequestError::TooManyLearners
         | RequestError::NotLeader
         | RequestError::BadLeaderTransferee => Code::FailedPrecondition,
         RequestError::Lease(LeaseError::TtlTooLarge) => Code::OutOfRange,
@@ -34,7 +35,8 @@ pub fn to_status(e: RequestError) -> Status {
         | RequestError::Timeout
         | RequestError::Stopped
         | RequestError::NotSupportedForLearner => Code::Unavailable,
-        RequestError::Internal(_) => Code::Unknown,
+        // etcd 3.4 has no code for it: its message reaches clients as Unknown.
+        RequestError::Internal(_) | RequestError::NotEnoughStartedMembers => Code::Unknown,
         RequestError::Auth(a) => auth_code(*a),
     };
     Status::new(code, e.to_string())
