@@ -104,6 +104,92 @@ async fn txn_prev_kv_and_lease_attach_need_their_permissions() {
     root.put("secret", "s", Some(PutOptions::new().with_lease(lease))).await.expect("root attaches secret");
     let attach = Txn::new().and_then([TxnOp::put("a/x", "v", Some(PutOptions::new().with_lease(lease)))]);
     denied(alice.txn(attach).await.expect_err("lease attach next to secret"));
+    let attach = Some(PutOptions::new().with_lease(lease));
+    denied(alice.put("a/y", "v", attach.clone()).await.expect_err("the same outside a txn"));
+    // A key alice cannot write, attached to her own lease, in a txn and outside one.
+    let own = alice.lease_grant(60, None).await.expect("alice's lease").id();
+    let own_attach = Some(PutOptions::new().with_lease(own));
+    let put_pub = Txn::new().and_then([TxnOp::put("pub", "x", own_attach.clone())]);
+    denied(alice.txn(put_pub).await.expect_err("a read-only key on alice's lease"));
+    denied(alice.put("secret", "x", own_attach).await.expect_err("a key she cannot touch on her lease"));
+    // Nothing of it was written.
+    let secret = root.get("secret", None).await.expect("root reads secret");
+    assert_eq!(secret.kvs()[0].value(), b"s");
+    assert_eq!(root.get("a/", Some(etcd_client::GetOptions::new().with_prefix())).await.expect("a/").count(), 0);
+}
+
+/// Tokens that are not valid (made up, or of a signature that does not match) are refused with
+/// etcd's code and message on KV, member list, alarm and lease calls.
+#[tokio::test]
+async fn made_up_tokens_are_refused() {
+    use cairn_proto::etcdserverpb::{
+        AlarmRequest, LeaseGrantRequest, RangeRequest, kv_client::KvClient, lease_client::LeaseClient,
+        maintenance_client::MaintenanceClient,
+    };
+    let member = Member::start(&["--bcrypt-cost", "4"]);
+    let (_root, _alice) = setup(&member).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", member.endpoint))
+        .expect("a channel url")
+        .connect()
+        .await
+        .expect("connect");
+    fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert("token", token.parse().expect("an ascii token"));
+        request
+    }
+    for token in ["garbage", "alice.1", "rootpw", &"x".repeat(4096)] {
+        let invalid = |e: tonic::Status| {
+            assert_eq!(
+                (e.code(), e.message()),
+                (tonic::Code::Unauthenticated, "etcdserver: invalid auth token"),
+                "{token:?}"
+            );
+        };
+        let range = RangeRequest { key: b"pub".to_vec(), ..Default::default() };
+        invalid(KvClient::new(channel.clone()).range(with_token(range, token)).await.expect_err("range"));
+        let grant = LeaseGrantRequest { ttl: 10, id: 0 };
+        invalid(LeaseClient::new(channel.clone()).lease_grant(with_token(grant, token)).await.expect_err("grant"));
+        let alarm = AlarmRequest::default();
+        invalid(MaintenanceClient::new(channel.clone()).alarm(with_token(alarm, token)).await.expect_err("alarm"));
+    }
+}
+
+/// Passwords reach the raft log and the backend only as bcrypt hashes: neither the one a user
+/// was added with nor a changed one is found in any file of the data dir.
+#[tokio::test]
+async fn passwords_are_stored_only_as_hashes() {
+    let member = Member::start(&["--bcrypt-cost", "4"]);
+    let (mut root, _alice) = setup(&member).await;
+    let (first, second) = ("plain-text-first-8c41e", "plain-text-second-77d0a");
+    root.user_add("carol", first, None).await.expect("add carol");
+    connect(&member, Some(("carol", first))).await.expect("carol logs in");
+    root.user_change_password("carol", second).await.expect("change carol's password");
+    connect(&member, Some(("carol", second))).await.expect("carol logs in with the new one");
+    assert!(connect(&member, Some(("carol", first))).await.is_err(), "the old password still works");
+    let mut files = 0;
+    let mut pending = vec![member.dir.path().to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read a data dir folder") {
+            let path = entry.expect("a dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            // LMDB's file is a sparse map of its whole size; what is written sits at its start.
+            let mut bytes = Vec::new();
+            let file = std::fs::File::open(&path).expect("open a data file");
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, 256 << 20), &mut bytes).expect("read it");
+            // Zeros at the end (a preallocated WAL segment, the map's unused pages) hold nothing.
+            bytes.truncate(bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1));
+            files += 1;
+            for password in [first, second, "alicepw", "rootpw"] {
+                let found = bytes.windows(password.len()).any(|w| w == password.as_bytes());
+                assert!(!found, "{password:?} is in {}", path.display());
+            }
+        }
+    }
+    assert!(files >= 2, "the data dir holds the WAL and the backend ({files} files)");
 }
 
 #[tokio::test]

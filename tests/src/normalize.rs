@@ -57,6 +57,8 @@ static RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r"remaining\(\d+s\)", "remaining(<TTL>s)"),
         (r#""ttl":\d+"#, r#""ttl":<TTL>"#),
         (r#""TTL":"\d+","grantedTTL""#, r#""TTL":"<TTL>","grantedTTL""#),
+        (r#""TTL":\d+,"grantedTTL""#, r#""TTL":<TTL>,"grantedTTL""#),
+        (r#""TTL" : \d+\n"GrantedTTL""#, "\"TTL\" : <TTL>\n\"GrantedTTL\""),
     ];
     rules.iter().map(|(re, with)| (Regex::new(re).expect("a valid normalizer rule"), *with)).collect()
 });
@@ -244,6 +246,9 @@ mod tests {
             n.normalize("lease 5ea0a20bf6d70411 granted with TTL(60s), remaining(59s), attached keys([k1])"),
             "lease <LEASE:L1> granted with TTL(60s), remaining(<TTL>s), attached keys([k1])"
         );
+        assert_eq!(n.normalize(r#"{"TTL":598,"grantedTTL":600}"#), r#"{"TTL":<TTL>,"grantedTTL":600}"#);
+        assert_eq!(n.normalize("\"TTL\" : 599\n\"GrantedTTL\" : 600"), "\"TTL\" : <TTL>\n\"GrantedTTL\" : 600");
+        assert_eq!(n.normalize(r#"{"TTL":-1,"grantedTTL":0}"#), r#"{"TTL":-1,"grantedTTL":0}"#);
     }
 
     #[test]

@@ -21,8 +21,12 @@ fn lease_lifecycle(kind: Kind) {
     d.run(&["put", "k3", "v3", "--lease=$L2"]);
     d.run(&["put", "short", "s", "--lease=$SHORT"]);
     for format in ["simple", "json", "fields", "protobuf", "table"] {
-        d.run(&["lease", "timetolive", "$L1", "-w", format]);
-        d.run(&["lease", "timetolive", "$L1", "--keys", "-w", format]);
+        // The remaining TTL is masked in text; in protobuf it is a varint that may differ by a
+        // second between the twins (their leases were granted a moment apart).
+        if format != "protobuf" {
+            d.run(&["lease", "timetolive", "$L1", "-w", format]);
+            d.run(&["lease", "timetolive", "$L1", "--keys", "-w", format]);
+        }
         d.run(&["lease", "keep-alive", "--once", "$L2", "-w", format]);
         d.run(&["lease", "list", "-w", format]);
     }

@@ -86,18 +86,18 @@ fn v2_etcdctl_watches() {
     d.run(&["set", "/message", "hello"]);
     let once = d.spawn_live_watch(&["watch", "/message"]);
     d.run(&["set", "/message", "changed once"]);
-    d.collect_watch(once);
+    d.collect_watch(once).expect_etcd("changed once");
     let tree = d.spawn_live_watch(&["watch", "--recursive", "/"]);
     d.run(&["set", "/dir/key", "in a dir"]);
-    d.collect_watch(tree);
+    d.collect_watch(tree).expect_etcd("in a dir");
     let forever = d.spawn_live_watch(&["watch", "--forever", "/message"]);
     d.run(&["set", "/message", "first"]);
     d.run(&["set", "/message", "second"]);
     d.run(&["rm", "/message"]);
-    d.collect_watch(forever);
+    d.collect_watch(forever).expect_etcd("first\nsecond");
     let exec = d.spawn_live_watch(&["exec-watch", "--recursive", "/", "--", "sh", "-c", "echo change detected."]);
     d.run(&["set", "/other", "x"]);
-    d.collect_watch(exec);
+    d.collect_watch(exec).expect_etcd("change detected.");
     d.finish();
 }
 
