@@ -34,6 +34,9 @@ pub enum RequestError {
     /// A revision not yet written.
     #[error("etcdserver: mvcc: required revision is a future revision")]
     FutureRevision,
+    /// The CORRUPT alarm is raised.
+    #[error("etcdserver: corrupt cluster")]
+    Corrupt,
     /// The NOSPACE alarm is raised.
     #[error("etcdserver: mvcc: database space exceeded")]
     NoSpace,

@@ -201,4 +201,10 @@ impl<B: Backend> State<B> {
         use cairn_proto::etcdserverpb::AlarmType;
         self.alarms.read().iter().any(|a| a.alarm == AlarmType::Nospace as i32)
     }
+
+    /// Whether the CORRUPT alarm is raised: etcd then refuses every write.
+    pub fn corrupt(&self) -> bool {
+        use cairn_proto::etcdserverpb::AlarmType;
+        self.alarms.read().iter().any(|a| a.alarm == AlarmType::Corrupt as i32)
+    }
 }

@@ -76,7 +76,11 @@ impl Side {
             .id(member_id, "<MEMBER_ID>")
             .literal(&work.path().to_string_lossy(), "<WORKDIR>")
             .literal(&server.dir().to_string_lossy(), "<SERVER_DIR>");
-        let vars = vec![("MEMBER".to_owned(), format!("{member_id:x}")), ("ENDPOINT".to_owned(), server.endpoint())];
+        let vars = vec![
+            ("MEMBER".to_owned(), format!("{member_id:x}")),
+            ("MEMBER_DEC".to_owned(), member_id.to_string()),
+            ("ENDPOINT".to_owned(), server.endpoint()),
+        ];
         Side { label, server, norm, vars, work, masks: Vec::new(), v2: false, program }
     }
 
@@ -302,7 +306,7 @@ impl Differ {
     }
 
     /// Runs `etcdctl <args>` on both sides and compares. `$NAME` in args is replaced by each side's
-    /// variable (`$MEMBER`: member id in hex, `$ENDPOINT`, leases from [`grant_lease`](Self::grant_lease)).
+    /// variable (`$MEMBER`: member id in hex, `$MEMBER_DEC` in decimal, `$ENDPOINT`, leases from [`grant_lease`](Self::grant_lease)).
     #[track_caller]
     pub fn run(&mut self, args: &[&str]) -> Step {
         self.exec(args, None, Location::caller(), |_, _| {})

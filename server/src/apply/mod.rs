@@ -115,6 +115,19 @@ impl<B: Backend> Applier<B> {
             }
         }
         let Some(request) = request.request else { return Ok(Ok(Applied::Nothing)) };
+        // etcd's corrupt applier, outside its capped one: no writes, compactions or lease changes.
+        let writes = matches!(
+            request,
+            Request::Put(_)
+                | Request::DeleteRange(_)
+                | Request::Txn(_)
+                | Request::Compaction(_)
+                | Request::LeaseGrant(_)
+                | Request::LeaseRevoke(_)
+        );
+        if writes && state.corrupt() {
+            return Ok(Err(RequestError::Corrupt));
+        }
         let capped = state.no_space();
         Ok(match request {
             Request::Put(put) => {

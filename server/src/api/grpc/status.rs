@@ -19,6 +19,7 @@ pub fn to_status(e: RequestError) -> Status {
         | RequestError::MemberBadUrls => Code::InvalidArgument,
         RequestError::Compacted | RequestError::FutureRevision => Code::OutOfRange,
         RequestError::NoSpace => Code::ResourceExhausted,
+        RequestError::Corrupt => Code::DataLoss,
         RequestError::Lease(LeaseError::NotFound) | RequestError::MemberNotFound => Code::NotFound,
         RequestError::Lease(LeaseError::Exists)
         | RequestError::Lease(LeaseError::NotPrimary)
