@@ -85,6 +85,15 @@ impl Side {
     }
 
     /// Replaces `$NAME` with this side's value of variable NAME (longest names first).
+    /// Remembers `id` as variables `$var` (hex) and `$var_DEC`, masked as `placeholder`.
+    fn learn_id(&mut self, var: &str, id: u64, placeholder: &str) {
+        self.norm.id(id, placeholder);
+        let dec = format!("{var}_DEC");
+        self.vars.retain(|(name, _)| name != var && *name != dec);
+        self.vars.push((var.to_owned(), format!("{id:x}")));
+        self.vars.push((dec, id.to_string()));
+    }
+
     fn substitute(&self, text: &str) -> String {
         let mut vars: Vec<&(String, String)> = self.vars.iter().collect();
         vars.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
@@ -355,16 +364,12 @@ impl Differ {
                 .and_then(|c| u64::from_str_radix(&c[1], 16).ok())
                 .or_else(|| LEASE_ID.captures(&raw.stdout).and_then(|c| c[1].parse().ok()))
                 .unwrap_or_else(|| panic!("{}: no lease id in `{args:?}`: {}{}", side.label, raw.stdout, raw.stderr));
-            side.norm.id(id, &format!("<LEASE:{var}>"));
-            let dec = format!("{var}_DEC");
-            side.vars.retain(|(name, _)| name != var && *name != dec);
-            side.vars.push((var.to_owned(), format!("{id:x}")));
-            side.vars.push((dec, id.to_string()));
+            side.learn_id(var, id, &format!("<LEASE:{var}>"));
         })
     }
 
     /// `etcdctl member add ...` (simple output) on both sides; each side's new member id becomes
-    /// variable `$var` (hex) and is masked as `<MEMBER:var>`.
+    /// variables `$var` (hex) and `$var_DEC`, and is masked as `<MEMBER:var>`.
     #[track_caller]
     pub fn add_member(&mut self, var: &str, args: &[&str]) -> Step {
         self.exec(args, None, Location::caller(), |side, raw| {
@@ -372,9 +377,7 @@ impl Differ {
                 .captures(&raw.stdout)
                 .and_then(|c| u64::from_str_radix(&c[1], 16).ok())
                 .unwrap_or_else(|| panic!("{}: no member id in `{args:?}`: {}{}", side.label, raw.stdout, raw.stderr));
-            side.norm.id(id, &format!("<MEMBER:{var}>"));
-            side.vars.retain(|(name, _)| name != var);
-            side.vars.push((var.to_owned(), format!("{id:x}")));
+            side.learn_id(var, id, &format!("<MEMBER:{var}>"));
         })
     }
 
@@ -427,11 +430,7 @@ impl Differ {
                 .captures(&raw.stdout)
                 .and_then(|c| c[1].parse::<u64>().ok())
                 .unwrap_or_else(|| panic!("{}: no lease id from {path}: {}{}", side.label, raw.stdout, raw.stderr));
-            side.norm.id(id, &format!("<LEASE:{var}>"));
-            let dec = format!("{var}_DEC");
-            side.vars.retain(|(name, _)| name != var && *name != dec);
-            side.vars.push((var.to_owned(), format!("{id:x}")));
-            side.vars.push((dec, id.to_string()));
+            side.learn_id(var, id, &format!("<LEASE:{var}>"));
         })
     }
 

@@ -126,16 +126,21 @@ fn start(dir: &Path, spec: &Spec, cluster: &str, state: &str, cert: &str, ca: &s
     Member { child, client_url }
 }
 
-/// etcdctl against `endpoint` with `tls` flags; (success, stdout + stderr).
-fn ctl(endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
-    let out = Command::new(etcdctl_bin())
+/// Runs etcdctl against `endpoint` with `tls` flags.
+fn etcdctl(endpoint: &str, tls: &[String], args: &[&str]) -> std::process::Output {
+    Command::new(etcdctl_bin())
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={endpoint}"))
         .args(["--dial-timeout=2s", "--command-timeout=5s"])
         .args(tls)
         .args(args)
         .output()
-        .expect("run etcdctl");
+        .expect("run etcdctl")
+}
+
+/// etcdctl against `endpoint` with `tls` flags; (success, stdout + stderr).
+fn ctl(endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String) {
+    let out = etcdctl(endpoint, tls, args);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
@@ -356,14 +361,7 @@ fn start_cert_auth(program: &Path, dir: &Path, name: &str, ports: &[u16]) -> Mem
 /// What a user sees of an etcdctl run: success, stdout, and the final `Error:` line (without
 /// the client's zap warnings, whose timestamps and targets differ).
 fn seen(endpoint: &str, tls: &[String], args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(etcdctl_bin())
-        .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints={endpoint}"))
-        .args(["--dial-timeout=2s", "--command-timeout=5s"])
-        .args(tls)
-        .args(args)
-        .output()
-        .expect("run etcdctl");
+    let out = etcdctl(endpoint, tls, args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let error = stderr.lines().filter(|l| l.starts_with("Error:")).collect::<Vec<_>>().join("\n");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), error)

@@ -4,32 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cairn_raft::{MembershipChange, NodeHandle, ProposalError, Role};
+use cairn_raft::{MembershipChange, ProposalError, Role};
 use parking_lot::Mutex;
 use raft::eraftpb::ConfState;
 
-use crate::support::client::{Outcomes, propose};
+use crate::support::client::{Members, keep_proposing, propose};
 use crate::support::cluster::{Cluster, TICK};
 use crate::support::journal::Journal;
 use crate::support::wait;
-
-type Members = Arc<Mutex<Vec<NodeHandle<Journal>>>>;
-
-/// Proposes `bg-N` through the current members until told to stop.
-async fn client(members: Members, stop: Arc<AtomicBool>) -> Outcomes {
-    let mut outcomes = Outcomes::default();
-    let mut n = 0usize;
-    while !stop.load(Ordering::Relaxed) {
-        let mut handles = members.lock().clone();
-        let len = handles.len();
-        handles.rotate_left(n % len);
-        let data = format!("bg-{n}").into_bytes();
-        let result = propose(&handles, &data).await;
-        outcomes.record(data, result);
-        n += 1;
-    }
-    outcomes
-}
 
 /// The running node that leads in the highest term.
 fn current_leader(cluster: &Cluster) -> Option<u64> {
@@ -76,7 +58,7 @@ async fn members_come_and_go_while_proposals_continue() {
     cluster.leader(&[1, 2, 3]).await;
     let members: Members = Arc::new(Mutex::new(cluster.handles()));
     let stop = Arc::new(AtomicBool::new(false));
-    let background = tokio::spawn(client(Arc::clone(&members), Arc::clone(&stop)));
+    let background = tokio::spawn(keep_proposing(Arc::clone(&members), Arc::clone(&stop)));
 
     // A new voter joins with an empty log and is caught up by the leader.
     cluster.start(4, &[], Journal::default());

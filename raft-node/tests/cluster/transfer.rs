@@ -42,29 +42,14 @@ async fn transfers_under_a_stream_of_proposals() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use crate::support::client::Outcomes;
+    use parking_lot::Mutex;
+
+    use crate::support::client::keep_proposing;
 
     let all = [1, 2, 3];
     let cluster = Cluster::new(&all, |_| {});
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = tokio::spawn({
-        let handles = cluster.handles();
-        let stop = stop.clone();
-        async move {
-            let mut outcomes = Outcomes::default();
-            let mut n = 0usize;
-            while !stop.load(Ordering::Relaxed) {
-                let mut order = handles.clone();
-                let len = order.len();
-                order.rotate_left(n % len);
-                let data = format!("w-{n}").into_bytes();
-                let result = propose(&order, &data).await;
-                outcomes.record(data, result);
-                n += 1;
-            }
-            outcomes
-        }
-    });
+    let writer = tokio::spawn(keep_proposing(Arc::new(Mutex::new(cluster.handles())), stop.clone()));
     let mut acked_before = 0;
     for round in 0..6 {
         let leader = cluster.leader(&all).await;

@@ -1,8 +1,11 @@
 //! A client that retries what is safe to retry, and records what it knows.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cairn_raft::{NodeHandle, ProposalError};
+use parking_lot::Mutex;
 
 use super::cluster::TICK;
 use super::journal::{Journal, Log};
@@ -64,4 +67,24 @@ impl Outcomes {
             assert!(log.count(data) <= 1, "{:?} applied {} times", String::from_utf8_lossy(data), log.count(data));
         }
     }
+}
+
+/// The members a client proposes through (changed as members come and go).
+pub type Members = Arc<Mutex<Vec<NodeHandle<Journal>>>>;
+
+/// Proposes `bg-N` through the current members, starting at a different one each
+/// time, until told to stop.
+pub async fn keep_proposing(members: Members, stop: Arc<AtomicBool>) -> Outcomes {
+    let mut outcomes = Outcomes::default();
+    let mut n = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        let mut handles = members.lock().clone();
+        let len = handles.len();
+        handles.rotate_left(n % len);
+        let data = format!("bg-{n}").into_bytes();
+        let result = propose(&handles, &data).await;
+        outcomes.record(data, result);
+        n += 1;
+    }
+    outcomes
 }

@@ -124,6 +124,13 @@ mod tests {
         Body::from_stream(tokio_stream::pending::<Result<Bytes, std::io::Error>>())
     }
 
+    /// An endless body watched every `period`, with a leader while the returned flag is set.
+    fn watched(leader: bool, period: Duration) -> (LeaderWatched, Arc<AtomicBool>) {
+        let flag = Arc::new(AtomicBool::new(leader));
+        let seen = flag.clone();
+        (LeaderWatched::new(endless(), period, Box::new(move || seen.load(Ordering::SeqCst))), flag)
+    }
+
     /// The body's next frame.
     async fn next(body: &mut LeaderWatched) -> Option<Result<Frame<Bytes>, axum::Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await
@@ -131,10 +138,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stream_ends_with_no_leader_after_three_periods_without_one() {
-        let leader = Arc::new(AtomicBool::new(true));
-        let seen = leader.clone();
         let period = Duration::from_millis(100);
-        let mut body = LeaderWatched::new(endless(), period, Box::new(move || seen.load(Ordering::SeqCst)));
+        let (mut body, leader) = watched(true, period);
         // With a leader, it goes on (nothing within ten periods).
         let waited = tokio::time::timeout(period * 10, next(&mut body)).await;
         assert!(waited.is_err(), "the stream ended while a leader was known");
@@ -151,10 +156,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_leader_coming_back_resets_the_count() {
-        let leader = Arc::new(AtomicBool::new(false));
-        let seen = leader.clone();
-        let period = Duration::from_millis(100);
-        let mut body = LeaderWatched::new(endless(), period, Box::new(move || seen.load(Ordering::SeqCst)));
+        let (mut body, leader) = watched(false, Duration::from_millis(100));
         // Checks at 100, 200 ms miss; at 300 a leader; at 400, 500 miss; at 600 a leader again.
         let flip = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(250)).await;
